@@ -1,0 +1,1 @@
+"""The files of a run under ``.lightly/runs/<run id>/``, written atomically."""

@@ -1,0 +1,159 @@
+"""Every file of a finished run, in Lightly's names where it has them.
+
+``report.json`` is the machine-readable twin of the PDF and the single source the report is
+rendered from; its shape is documented in ``docs/outputs.md`` and versioned by
+``SCHEMA_VERSION``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import yaml
+
+from runner import __version__
+from runner.artifacts.run_dir import RunDirectory
+from runner.artifacts.write import (
+    atomic_write_json,
+    atomic_write_text,
+    write_embeddings_csv,
+    write_lines,
+)
+from runner.config import RunConfig
+from runner.datasource.discover import Discovery
+from runner.datasource.lightly_dir import Datasources
+from runner.decode.inspect import Inspection
+from runner.embedding.embed import EmbeddingResult
+from runner.selection.select import SelectionResult
+
+SCHEMA_VERSION = 1
+
+FILES = {
+    "selected_filenames": "selected_filenames.txt",
+    "embeddings": "embeddings.csv",
+    "corruptness_check_information": "corruptness_check_information.json",
+    "duplicates": "duplicates.json",
+    "config": "config.yaml",
+    "log": "log.txt",
+    "report_json": "report.json",
+    "report_html": "report.html",
+    "report_pdf": "report.pdf",
+}
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def config_fingerprint(config_dict: Mapping[str, Any]) -> str:
+    """Fingerprint of the resolved config (canonical JSON, keys sorted)."""
+    return sha256_text(json.dumps(config_dict, sort_keys=True, default=str))
+
+
+def data_fingerprint(keys: Sequence[str], hashes: Mapping[str, str]) -> str:
+    """Fingerprint of the candidate set: sorted keys with the sha256 of their bytes."""
+    return sha256_text("".join(f"{key}\t{hashes[key]}\n" for key in sorted(keys)))
+
+
+def versions() -> dict[str, str]:
+    """Versions of what decides the result, for reproducing a run."""
+    found = {"lightly_runner": __version__, "python": platform.python_version()}
+    for dist in ("torch", "torchvision", "lightning", "hydra-core", "omegaconf", "numpy",
+                 "pillow", "faiss-cpu", "weasyprint", "av"):
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def write_run_outputs(
+    *,
+    run_dir: RunDirectory,
+    cfg: RunConfig,
+    config_dict: dict[str, Any],
+    sources: Datasources,
+    found: Discovery,
+    inspection: Inspection,
+    corrupt: Mapping[str, str],
+    duplicates: Mapping[str, str],
+    embedded: EmbeddingResult,
+    selection: SelectionResult,
+    selected: Sequence[str],
+    thumbnails: Mapping[str, str],
+    timings: Mapping[str, float],
+) -> dict[str, Any]:
+    """Write selected filenames, embeddings, corruptness info, config and report.json."""
+    out = run_dir.path
+    write_lines(out / FILES["selected_filenames"], selected)
+    write_embeddings_csv(out / FILES["embeddings"], embedded.keys, embedded.embeddings)
+    atomic_write_json(
+        out / FILES["corruptness_check_information"],
+        {"corrupt_samples": dict(sorted(corrupt.items())), "corrupt_videos": {}},
+    )
+    atomic_write_json(out / FILES["duplicates"], dict(sorted(duplicates.items())))
+    atomic_write_text(out / FILES["config"], yaml.safe_dump(config_dict, sort_keys=False))
+    hashes = {key: info.sha256 for key, info in inspection.infos.items()}
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_dir.run_id,
+        "state": "COMPLETED",
+        "started_at": _iso(run_dir.run_id),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "duration_s": round(sum(timings.values()), 3),
+        "dataset": {"name": cfg.dataset.name, "type": cfg.dataset.type.value},
+        "datasource": {
+            "input": str(sources.input_dir),
+            "lightly": str(sources.lightly_dir),
+            "web_server_location": cfg.datasource.web_server_location,
+        },
+        "counts": {
+            "found": len(found.samples),
+            "skipped": found.n_skipped,
+            "skipped_by_reason": {r: len(p) for r, p in sorted(found.skipped.items())},
+            "corrupt": len(corrupt),
+            "duplicates": len(duplicates),
+            "candidates": len(embedded.keys),
+            "selected": len(selected),
+        },
+        "timings_s": dict(timings),
+        "model": dict(embedded.model),
+        "embedding_cache": {"hits": embedded.cache_hits, "misses": embedded.cache_misses},
+        "inspect_cache": {"hits": inspection.cache_hits},
+        "fingerprints": {
+            "config": config_fingerprint(config_dict),
+            "data": data_fingerprint(embedded.keys, hashes),
+            "model": str(embedded.model.get("fingerprint", "")),
+        },
+        "selection": {
+            "n_requested": selection.n_requested,
+            "n_selected": len(selected),
+            "stopped_by": selection.stopped_by,
+            "notes": list(selection.notes),
+            "strategies": [dict(s) for s in selection.per_strategy],
+        },
+        "samples": {
+            "selected": list(selected),
+            "corrupt": dict(sorted(corrupt.items())),
+            "duplicates": dict(sorted(duplicates.items())),
+            "skipped": {r: list(p) for r, p in sorted(found.skipped.items())},
+        },
+        "thumbnails": dict(thumbnails),
+        "files": dict(FILES),
+        "versions": versions(),
+        "config": config_dict,
+    }
+    atomic_write_json(out / FILES["report_json"], report)
+    return report
+
+
+def _iso(run_id: str) -> str:
+    """The run id starts with its UTC start time (``YYYYmmdd-HHMMSS``)."""
+    stamp = datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
+    return stamp.isoformat(timespec="seconds")

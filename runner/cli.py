@@ -1,0 +1,192 @@
+"""``lightly-run``: compose the Hydra config, check it, run the pipeline.
+
+Before Hydra runs any job, every override (each value of a sweep too) is composed and validated
+so that a typo or a bad path fails at once, in one line, with a non-zero exit and no traceback.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn, cast
+
+import hydra
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+
+from runner.config import RunConfig, register_configs
+from runner.config_errors import describe, did_you_mean, unknown_keys
+from runner.errors import UserError
+from runner.resources import config_dir
+
+log = logging.getLogger("runner")
+
+EXIT_USER_ERROR = 2
+# Hydra flags after which no job runs (help, printing the config, shell completion).
+_INFO_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--version",
+               "--shell-completion", "-sc"}
+_FLAGS_WITH_VALUE = {"-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir",
+                     "-p", "--package", "--experimental-rerun"}
+
+
+def fail(message: str) -> NoReturn:
+    """Print one error line and exit non-zero."""
+    print(f"lightly-run: error: {message}", file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)
+
+
+def setup_logging() -> None:
+    """Console logging for the ``runner`` loggers; Hydra's job logging is off (see config)."""
+    if log.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[lightly-run] %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def check_known_keys(cfg: DictConfig) -> None:
+    """Refuse keys the schema does not know, with a "did you mean" hint.
+
+    Raises:
+        UserError: for the first unknown key.
+    """
+    unknown = unknown_keys(cfg)
+    if unknown:
+        raise UserError(f"unknown config key '{unknown[0]}'{did_you_mean(unknown[0])}")
+
+
+def to_run_config(cfg: DictConfig) -> RunConfig:
+    """The typed, validated-by-schema config of one job."""
+    return cast(RunConfig, OmegaConf.to_object(cfg))
+
+
+def config_as_dict(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain data (for config.yaml, report.json and fingerprints)."""
+    return cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+
+
+def split_argv(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
+    """Split argv into overrides, Hydra flags with values, and whether a job will run."""
+    overrides: list[str] = []
+    flags: dict[str, str] = {}
+    runs_job = True
+    tokens = iter(argv)
+    for token in tokens:
+        name = token.split("=", 1)[0]
+        if name in _INFO_FLAGS:
+            runs_job = False
+        elif name in _FLAGS_WITH_VALUE:
+            flags[name] = token.split("=", 1)[1] if "=" in token else next(tokens, "")
+        elif not token.startswith("-"):
+            overrides.append(token)
+    return overrides, flags, runs_job
+
+
+def override_sets(overrides: Sequence[str]) -> Iterator[list[str]]:
+    """The override lists to check: every sweep value at least once, without the full product."""
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    choices: list[list[str]] = []
+    for override in parsed:
+        if override.is_hydra_override():
+            continue
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+        else:
+            choices.append([override.input_line or f"{key}={override.get_value_element_as_str()}"])
+    yield [values[0] for values in choices]
+    for position, values in enumerate(choices):
+        for value in values[1:]:
+            yield [value if i == position else c[0] for i, c in enumerate(choices)]
+
+
+@contextmanager
+def _user_config_dir(flags: dict[str, str]) -> Iterator[None]:
+    """Let the search-path plugin see ``--config-dir`` during the pre-check compose."""
+    user_dir = flags.get("-cd") or flags.get("--config-dir")
+    previous = os.environ.get("LIGHTLY_RUNNER_CONFIG_DIR")
+    if user_dir:
+        os.environ["LIGHTLY_RUNNER_CONFIG_DIR"] = user_dir
+    try:
+        yield
+    finally:
+        if user_dir:
+            if previous is None:
+                os.environ.pop("LIGHTLY_RUNNER_CONFIG_DIR", None)
+            else:
+                os.environ["LIGHTLY_RUNNER_CONFIG_DIR"] = previous
+
+
+def precheck(argv: Sequence[str]) -> None:
+    """Compose and validate every job a command line will run, before any of them starts.
+
+    Raises:
+        UserError: the first problem, as one line.
+    """
+    from runner.validate import validate_run_config
+
+    overrides, flags, runs_job = split_argv(argv)
+    if not runs_job:
+        return
+    config_name = flags.get("-cn") or flags.get("--config-name") or "config"
+    try:
+        combos = list(itertools.islice(override_sets(overrides), 64))
+    except Exception as exc:  # hydra's OverrideParseException and friends
+        raise UserError(describe(exc)) from exc
+    with _user_config_dir(flags):
+        for combo in combos:
+            GlobalHydra.instance().clear()
+            try:
+                with hydra.initialize_config_dir(str(config_dir()), version_base="1.3"):
+                    cfg = hydra.compose(config_name=config_name, overrides=combo)
+                check_known_keys(cfg)
+                run_cfg = to_run_config(cfg)
+            except UserError:
+                raise
+            except Exception as exc:
+                raise UserError(describe(exc)) from exc
+            finally:
+                GlobalHydra.instance().clear()
+            validate_run_config(run_cfg)
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
+def _job(cfg: DictConfig) -> None:
+    """One Hydra job: a run of the pipeline."""
+    from runner.pipeline import run
+    from runner.validate import validate_run_config
+
+    try:
+        check_known_keys(cfg)
+        run_cfg = to_run_config(cfg)
+        validate_run_config(run_cfg)
+        outcome = run(run_cfg, config_dict=config_as_dict(cfg))
+    except UserError as err:
+        fail(str(err))
+    except Exception as exc:
+        if "omegaconf" in type(exc).__module__:
+            fail(describe(exc))
+        raise
+    print(f"run directory: {outcome.run_dir}", flush=True)
+
+
+def main() -> None:
+    """Console script ``lightly-run``."""
+    register_configs()
+    setup_logging()
+    try:
+        precheck(sys.argv[1:])
+    except UserError as err:
+        fail(str(err))
+    _job()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Turn Hydra/OmegaConf composition failures into one line a user can act on.
+
+Hydra's own messages span several lines and talk about structs and ``object_type``; users want
+"unknown key 'selection.n_sample' (did you mean 'selection.n_samples'?)" or the allowed values
+of an enum.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from enum import Enum
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+    ValidationError,
+)
+
+from runner.config import RunConfig
+
+_INDEX = re.compile(r"\[(\d+|\*)\]")
+
+
+def _unwrap(tp: Any) -> Any:
+    """The dataclass (or list element dataclass) behind an annotation, else the annotation."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _unwrap(args[0]) if len(args) == 1 else tp
+    if origin is list:
+        return _unwrap(typing.get_args(tp)[0])
+    return tp
+
+
+def schema_node(dotted: str) -> Any:
+    """The schema type at a dotted path (list indices ignored), or None if there is none."""
+    node: Any = RunConfig
+    for part in [p for p in _INDEX.sub("", dotted).split(".") if p]:
+        if not dataclasses.is_dataclass(node):
+            return None
+        hints = typing.get_type_hints(node)
+        if part not in hints:
+            return None
+        node = _unwrap(hints[part])
+    return node
+
+
+def known_keys(parent: str) -> list[str]:
+    """Field names of the schema node at ``parent`` (empty if it is not a dataclass)."""
+    node = schema_node(parent)
+    if node is None or not dataclasses.is_dataclass(node):
+        return []
+    return [f.name for f in dataclasses.fields(node)]
+
+
+def did_you_mean(full_key: str) -> str:
+    """A "did you mean" suffix for an unknown dotted key, searching siblings then all keys."""
+    parent, _, leaf = full_key.rpartition(".")
+    siblings = known_keys(parent)
+    match = difflib.get_close_matches(leaf, siblings, n=1, cutoff=0.6)
+    if match:
+        suggestion = f"{parent}.{match[0]}" if parent else match[0]
+        return f" (did you mean '{suggestion}'?)"
+    everywhere = _all_keys()
+    match = difflib.get_close_matches(_INDEX.sub("", full_key), everywhere, n=1, cutoff=0.75)
+    if not match:
+        leaf_matches = [k for k in everywhere if k.rsplit(".", 1)[-1] == leaf]
+        match = leaf_matches[:1]
+    if match:
+        return f" (did you mean '{match[0]}'?)"
+    if siblings:
+        return f" (known keys under '{parent or '<root>'}': {', '.join(siblings)})"
+    return ""
+
+
+def _all_keys(node: Any = RunConfig, prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    if not dataclasses.is_dataclass(node):
+        return keys
+    hints = typing.get_type_hints(node)
+    for f in dataclasses.fields(node):
+        dotted = f"{prefix}{f.name}"
+        keys.append(dotted)
+        keys.extend(_all_keys(_unwrap(hints[f.name]), f"{dotted}."))
+    return keys
+
+
+def _enum_values(full_key: str) -> list[str]:
+    node = schema_node(full_key)
+    if isinstance(node, type) and issubclass(node, Enum):
+        return [str(m.value) for m in node]
+    return []
+
+
+def _first_line(text: str) -> str:
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+_MERGING = re.compile(r"(?:Error merging override|Could not override) '?([^=\s']+)")
+
+
+def _full_key(omega: OmegaConfBaseException, chain: list[BaseException]) -> str:
+    """The dotted key from the root; list items merged from an override lose their prefix."""
+    full_key = str(getattr(omega, "full_key", "") or getattr(omega, "key", "") or "")
+    if not full_key or schema_node(full_key.rpartition(".")[0]) is not None:
+        return full_key
+    for exc in chain:
+        match = _MERGING.search(str(exc))
+        if match and typing.get_origin(_list_type(match.group(1))) is list:
+            return f"{match.group(1)}[*].{full_key}"
+    return full_key
+
+
+def _list_type(dotted: str) -> Any:
+    parent, _, leaf = dotted.rpartition(".")
+    node = schema_node(parent)
+    if node is None or not dataclasses.is_dataclass(node):
+        return None
+    return typing.get_type_hints(node).get(leaf)
+
+
+def unknown_keys(cfg: DictConfig) -> list[str]:
+    """Keys present in a composed config that the schema does not know.
+
+    Hydra's ``+key=value`` opens the struct flag, so a typo added with ``+`` (or in a YAML
+    under ``# @package _global_``) would otherwise be dropped silently by ``to_object``.
+    """
+    found: list[str] = []
+    _collect_unknown(cfg, RunConfig, "", found)
+    return found
+
+
+def _collect_unknown(node: Any, schema: Any, prefix: str, found: list[str]) -> None:
+    if isinstance(node, DictConfig | ListConfig) and (node._is_none() or node._is_missing()):
+        return
+    if isinstance(node, ListConfig):
+        for i, item in enumerate(node):
+            _collect_unknown(item, schema, f"{prefix}[{i}]", found)
+        return
+    if not isinstance(node, DictConfig) or not dataclasses.is_dataclass(schema):
+        return
+    hints = typing.get_type_hints(schema)
+    for key in node.keys():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if key not in hints:
+            found.append(dotted)
+            continue
+        _collect_unknown(node._get_node(key), _unwrap(hints[str(key)]), dotted, found)
+
+
+def describe(exc: BaseException) -> str:
+    """One line describing a composition/validation failure, with hints where we have them."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    omega = next((e for e in chain if isinstance(e, OmegaConfBaseException)), None)
+    if omega is not None:
+        full_key = _full_key(omega, chain)
+        if isinstance(omega, MissingMandatoryValue):
+            return f"missing required value '{full_key}' (set it on the command line or in a +dataset config)"
+        if isinstance(omega, ConfigKeyError | ConfigAttributeError) and full_key:
+            return f"unknown config key '{full_key}'{did_you_mean(full_key)}"
+        if isinstance(omega, ValidationError) and full_key:
+            allowed = _enum_values(full_key)
+            msg = _first_line(getattr(omega, "msg", "") or str(omega))
+            if allowed:
+                value = getattr(omega, "value", None)
+                shown = f" '{value}'" if value is not None else ""
+                return f"invalid value{shown} for '{full_key}'; allowed: {', '.join(allowed)}"
+            return f"invalid value for '{full_key}': {msg}"
+    return _first_line(str(exc)).replace("Set the environment variable HYDRA_FULL_ERROR=1", "")

@@ -1,0 +1,1 @@
+"""Where samples come from: discovery in the input datasource, paths under ``.lightly/``."""

@@ -1,0 +1,196 @@
+"""Discovery: the sorted list of samples in the input datasource, and why other files were skipped.
+
+Discovery only lists and stats; it never opens images and never writes anything. Keys are
+POSIX paths relative to the input directory, as Lightly names samples, and the result is
+sorted by key so that every later stage is deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from runner.config import DatasetType
+from runner.datasource.relevant import RelevantFilenames, load_relevant_filenames
+from runner.datasource.sample import Sample, SampleKind
+from runner.errors import ConfigError, DataError
+
+# Lightly OSS image loader's list plus .gif (named in the Worker docs); compared lower-case.
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif"}
+)
+# The Worker's exhaustive video list (spec 1.6); compared lower-case.
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".m4v", ".hevc", ".mpg", ".mpeg", ".avi", ".mov", ".webm"}
+)
+
+# Skip reasons, as they appear in the stats (keys of ``Discovery.skipped``).
+SKIP_HIDDEN = "hidden"
+SKIP_UNSUPPORTED = "unsupported extension"
+SKIP_VIDEO_IN_IMAGES = "video file in an IMAGES dataset"
+SKIP_SYMLINK_OUTSIDE = "symlink outside the input datasource"
+SKIP_DIR_SYMLINK = "directory symlink not followed"
+SKIP_NOT_READABLE = "not readable"
+SKIP_NOT_A_FILE = "not a regular file"
+SKIP_NOT_RELEVANT = "not in relevant_filenames_file"
+SKIP_NOT_FOUND = "listed in relevant_filenames_file but not found"
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What discovery found.
+
+    Attributes:
+        samples: Images to process, sorted by key.
+        skipped: Skip reason -> sorted relative POSIX paths (directories end with ``/``).
+    """
+
+    samples: list[Sample]
+    skipped: dict[str, list[str]]
+
+    @property
+    def n_skipped(self) -> int:
+        """Number of skipped entries over all reasons."""
+        return sum(len(paths) for paths in self.skipped.values())
+
+
+def discover(
+    input_dir: Path,
+    *,
+    relevant_filenames_file: Path | None = None,
+    dataset_type: DatasetType = DatasetType.IMAGES,
+) -> Discovery:
+    """List the samples of an input datasource, recursively and deterministically.
+
+    Hidden entries (name starting with ``.``, such as a shared ``.lightly/``) are skipped
+    without descending; directory symlinks are not followed (no loops); file symlinks are
+    followed only when their target lies inside ``input_dir``.
+
+    Args:
+        input_dir: Root of the input datasource.
+        relevant_filenames_file: Optional Lightly ``relevant_filenames_file``; only files it
+            matches become samples.
+        dataset_type: What the datasource holds. Only ``IMAGES`` is supported so far.
+
+    Returns:
+        The samples sorted by key, and every skipped path grouped by reason.
+
+    Raises:
+        ConfigError: ``dataset_type`` is not supported, or the relevant-filenames file is
+            invalid.
+        DataError: ``input_dir`` is not a readable directory.
+    """
+    if dataset_type is not DatasetType.IMAGES:
+        raise ConfigError(f"dataset type {dataset_type.value} is not supported yet; use IMAGES")
+    root = _checked_root(input_dir)
+    relevant = (
+        load_relevant_filenames(relevant_filenames_file)
+        if relevant_filenames_file is not None
+        else None
+    )
+    skipped: defaultdict[str, list[str]] = defaultdict(list)
+    candidates = _walk(root, skipped)
+    samples: list[Sample] = []
+    for rel in candidates:
+        outcome = _classify(root, rel, relevant)
+        if isinstance(outcome, Sample):
+            samples.append(outcome)
+        else:
+            skipped[outcome].append(rel)
+    if relevant is not None:
+        found = set(candidates)
+        for rel in relevant.exact_paths:
+            if rel not in found and not (root / rel).is_file():
+                skipped[SKIP_NOT_FOUND].append(rel)
+    samples.sort(key=lambda sample: sample.key)
+    return Discovery(
+        samples=samples,
+        skipped={reason: sorted(paths) for reason, paths in sorted(skipped.items())},
+    )
+
+
+def _checked_root(input_dir: Path) -> Path:
+    """Resolve the input directory, requiring a directory.
+
+    Raises:
+        DataError: It does not exist or is not a directory.
+    """
+    root = input_dir.resolve()
+    if not root.is_dir():
+        raise DataError(f"input directory does not exist or is not a directory: {input_dir}")
+    return root
+
+
+def _walk(root: Path, skipped: defaultdict[str, list[str]]) -> list[str]:
+    """Relative POSIX paths of the non-hidden file-like entries under ``root``.
+
+    Hidden entries, directory symlinks, unreadable directories and special files are recorded
+    in ``skipped`` instead. Symlinks to files and broken symlinks are returned: classification
+    decides about them.
+
+    Raises:
+        DataError: ``root`` itself cannot be listed.
+    """
+    files: list[str] = []
+    pending = [""]  # relative directory prefixes: "" or "a/b/"
+    while pending:
+        rel_dir = pending.pop()
+        try:
+            with os.scandir(root / rel_dir) as iterator:
+                entries = list(iterator)
+        except OSError as exc:
+            if not rel_dir:
+                raise DataError(f"cannot list input directory {root}: {exc}") from exc
+            skipped[SKIP_NOT_READABLE].append(rel_dir)
+            continue
+        for entry in entries:
+            rel = rel_dir + entry.name
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if entry.name.startswith("."):
+                skipped[SKIP_HIDDEN].append(rel + "/" if is_dir else rel)
+            elif is_dir:
+                pending.append(rel + "/")
+            elif entry.is_symlink() and entry.is_dir():
+                skipped[SKIP_DIR_SYMLINK].append(rel + "/")
+            elif entry.is_symlink() or entry.is_file(follow_symlinks=False):
+                files.append(rel)
+            else:
+                skipped[SKIP_NOT_A_FILE].append(rel)
+    return files
+
+
+def _classify(root: Path, rel: str, relevant: RelevantFilenames | None) -> Sample | str:
+    """Turn one candidate file into a sample, or give the reason to skip it."""
+    if relevant is not None and not relevant.matches(rel):
+        return SKIP_NOT_RELEVANT
+    extension = PurePosixPath(rel).suffix.lower()
+    if extension in VIDEO_EXTENSIONS:
+        return SKIP_VIDEO_IN_IMAGES
+    if extension not in IMAGE_EXTENSIONS:
+        return SKIP_UNSUPPORTED
+    path = root / rel
+    if path.is_symlink():
+        try:
+            target = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+            return SKIP_NOT_READABLE
+        if not target.is_relative_to(root):
+            return SKIP_SYMLINK_OUTSIDE
+    try:
+        status = path.stat()  # follows a file symlink: identity of the bytes we will read
+    except OSError:
+        return SKIP_NOT_READABLE
+    if not stat.S_ISREG(status.st_mode):
+        return SKIP_NOT_A_FILE
+    if not os.access(path, os.R_OK):
+        return SKIP_NOT_READABLE
+    return Sample(
+        key=rel,
+        path=path,
+        kind=SampleKind.IMAGE,
+        size=status.st_size,
+        mtime_ns=status.st_mtime_ns,
+    )

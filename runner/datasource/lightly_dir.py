@@ -1,0 +1,124 @@
+"""The two datasources on disk and the paths under ``<lightly datasource>/.lightly/``.
+
+Validation follows the seed and Lightly's ``set_local_config`` rules: mounts are absolute,
+existing folders; relative paths must not be absolute, contain ``://`` or ``.``/``..``
+components; the input datasource is only read; the Lightly datasource exists, is writable, and
+is never inside the input mount (that would write into the input).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from runner.config import DatasourceConfig, MountsConfig
+from runner.errors import ConfigError
+
+DOT_LIGHTLY = ".lightly"
+
+
+@dataclass(frozen=True)
+class Datasources:
+    """Resolved, validated folders of a run."""
+
+    input_mount: Path
+    lightly_mount: Path
+    input_dir: Path
+    lightly_dir: Path
+
+    @property
+    def dot_lightly(self) -> Path:
+        return self.lightly_dir / DOT_LIGHTLY
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.dot_lightly / "runs"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.dot_lightly / "cache"
+
+
+def _check_mount(name: str, value: str) -> Path:
+    if not value:
+        raise ConfigError(f"mounts.{name} is empty; give the absolute path of the folder")
+    path = Path(value)
+    if not path.is_absolute():
+        raise ConfigError(f"mounts.{name} must be an absolute path, got '{value}'")
+    if not path.exists():
+        raise ConfigError(f"mounts.{name} does not exist: {value}")
+    if not path.is_dir():
+        raise ConfigError(f"mounts.{name} is not a directory: {value}")
+    return path.resolve()
+
+
+def _check_relative(name: str, value: str) -> PurePosixPath:
+    if value.startswith("/") or PurePosixPath(value).is_absolute():
+        raise ConfigError(f"{name} must be relative to its mount, got absolute path '{value}'")
+    if "://" in value:
+        raise ConfigError(f"{name} must be a local relative path, got '{value}'")
+    parts = PurePosixPath(value.replace("\\", "/")).parts
+    if any(part in (".", "..") for part in value.replace("\\", "/").split("/")):
+        raise ConfigError(f"{name} must not contain '.' or '..' components, got '{value}'")
+    return PurePosixPath(*parts) if parts else PurePosixPath()
+
+
+def resolve_datasources(mounts: MountsConfig, datasource: DatasourceConfig) -> Datasources:
+    """Validate mounts and relative paths and return the resolved folders.
+
+    Raises:
+        ConfigError: one line per violation, the first one found.
+    """
+    input_mount = _check_mount("input_mount", mounts.input_mount)
+    lightly_mount = _check_mount("lightly_mount", mounts.lightly_mount)
+    input_rel = _check_relative("datasource.input.relative_path", datasource.input.relative_path)
+    lightly_rel = _check_relative(
+        "datasource.lightly.relative_path", datasource.lightly.relative_path
+    )
+    if not datasource.web_server_location.startswith(("http://", "https://")):
+        raise ConfigError(
+            "datasource.web_server_location must start with http:// or https://, "
+            f"got '{datasource.web_server_location}'"
+        )
+    input_dir = (input_mount / input_rel).resolve()
+    lightly_dir = (lightly_mount / lightly_rel).resolve()
+    if not input_dir.is_relative_to(input_mount) or not lightly_dir.is_relative_to(lightly_mount):
+        raise ConfigError("a datasource relative path leaves its mount through a symlink")
+    if not input_dir.is_dir():
+        raise ConfigError(f"input datasource does not exist: {input_dir}")
+    if not lightly_dir.is_dir():
+        raise ConfigError(
+            f"Lightly datasource does not exist: {lightly_dir} (create it: mkdir -p {lightly_dir})"
+        )
+    if lightly_dir.is_relative_to(input_mount):
+        raise ConfigError(
+            f"the Lightly datasource {lightly_dir} is inside the input mount {input_mount}; "
+            "the input is read-only, give a Lightly datasource outside it"
+        )
+    if not os.access(lightly_dir, os.W_OK | os.X_OK) or (
+        (lightly_dir / DOT_LIGHTLY).exists() and not os.access(lightly_dir / DOT_LIGHTLY, os.W_OK)
+    ):
+        raise ConfigError(f"the Lightly datasource is not writable: {lightly_dir}")
+    return Datasources(input_mount, lightly_mount, input_dir, lightly_dir)
+
+
+def resolve_relevant_filenames(value: str, lightly_dir: Path) -> Path | None:
+    """Where ``worker.relevant_filenames_file`` lives; it must be under ``.lightly/``.
+
+    Raises:
+        ConfigError: absolute path, ``./`` or ``../``, outside ``.lightly/``, or missing file.
+    """
+    if not value:
+        return None
+    name = "worker.relevant_filenames_file"
+    rel = _check_relative(name, value)
+    if not rel.parts or rel.parts[0] != DOT_LIGHTLY:
+        raise ConfigError(
+            f"{name} must be inside the Lightly datasource's .lightly/ folder "
+            f"(e.g. .lightly/relevant_filenames.txt), got '{value}'"
+        )
+    path = lightly_dir / rel
+    if not path.is_file():
+        raise ConfigError(f"{name} not found: {path}")
+    return path

@@ -1,0 +1,1 @@
+"""Opening files: image decoding, corruptness check, content hashes."""

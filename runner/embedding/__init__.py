@@ -1,0 +1,1 @@
+"""Embedding every sample with a Lightning model, cached by content and model."""

@@ -1,0 +1,101 @@
+"""The predict DataLoader of the embedding pass: decoding runs in its worker processes."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import TypedDict
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader
+
+from runner.config import LoaderConfig
+from runner.datasource.sample import Sample
+from runner.embedding.dataset import EmbeddingItem, SampleDataset
+from runner.embedding.transforms import Preprocess
+from runner.errors import ConfigError
+
+
+class Batch(TypedDict):
+    """A collated batch; ``keys`` and ``errors`` stay aligned with the rows of ``images``."""
+
+    images: torch.Tensor  # (B, 3, S, S) float32
+    keys: list[str]
+    errors: list[str]
+
+
+def collate(items: list[EmbeddingItem]) -> Batch:
+    """Stack images; keep keys (identity travels with the data) and decode errors as lists."""
+    return {
+        "images": torch.stack([item["image"] for item in items]),  # (B, 3, S, S)
+        "keys": [item["key"] for item in items],
+        "errors": [item["error"] for item in items],
+    }
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (the affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def resolve_num_workers(requested: int, *, n_batches: int) -> int:
+    """``lightly.loader.num_workers``: -1 means one per CPU; never more workers than batches.
+
+    Raises:
+        ConfigError: A value below -1.
+    """
+    if requested < -1:
+        raise ConfigError(f"lightly.loader.num_workers={requested}: use -1 (all CPUs) or >= 0")
+    wanted = available_cpus() if requested == -1 else requested
+    return max(0, min(wanted, n_batches))
+
+
+class EmbeddingDataModule(LightningDataModule):
+    """Serves samples for ``Trainer.predict`` in a fixed order.
+
+    Lightly's training options ``loader.shuffle`` and ``loader.drop_last`` are ignored: the
+    embedding pass must see every sample exactly once, and its order does not matter because
+    keys travel with each batch.
+
+    Args:
+        samples: What to embed.
+        loader: The ``lightly.loader`` slice (``batch_size``, ``num_workers``).
+        preprocess: Resize and normalisation, run in the workers.
+        pin_memory: Pin host batches (worth it when the model runs on CUDA).
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        *,
+        loader: LoaderConfig,
+        preprocess: Preprocess,
+        pin_memory: bool,
+    ) -> None:
+        super().__init__()
+        if loader.batch_size < 1:
+            raise ConfigError(f"lightly.loader.batch_size={loader.batch_size}: must be >= 1")
+        self.samples = samples
+        self.batch_size = loader.batch_size
+        self.num_workers = resolve_num_workers(
+            loader.num_workers, n_batches=math.ceil(len(samples) / loader.batch_size)
+        )
+        self.preprocess = preprocess
+        self.pin_memory = pin_memory
+
+    def predict_dataloader(self) -> DataLoader[Batch]:
+        """All samples, unshuffled, last partial batch kept."""
+        dataset = SampleDataset(self.samples, preprocess=self.preprocess)
+        return DataLoader(
+            dataset,  # type: ignore[arg-type]
+            batch_size=self.batch_size,
+            shuffle=False,
+            drop_last=False,
+            num_workers=self.num_workers,
+            collate_fn=collate,
+            pin_memory=self.pin_memory,
+        )

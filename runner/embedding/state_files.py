@@ -1,0 +1,113 @@
+"""Reading weights files and checkpoints into modules, with one-line errors; file hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from runner.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# Keys of classifier heads: the backbones drop them, so weights files may carry them.
+_HEAD_PREFIXES = ("fc.", "_fc.")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _torch_load(path: Path, *, setting: str) -> Any:
+    """Read a torch file on the CPU; tensors only unless the file needs full unpickling."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # Lightning checkpoints may pickle hyper-parameters; the user named this file.
+        log.warning("%s=%s holds non-tensor objects; loading it as a trusted file", setting, path)
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise ConfigError(
+            f"{setting}={path}: not a readable torch file ({_first_line(exc)})"
+        ) from exc
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise ConfigError(
+            f"{setting}={path}: not a readable torch file ({_first_line(exc)})"
+        ) from exc
+
+
+def _keys_note(label: str, keys: list[str]) -> str:
+    more = f" (+{len(keys) - 3} more)" if len(keys) > 3 else ""
+    return f"{label} {', '.join(keys[:3])}{more}"
+
+
+def apply_state(module: nn.Module, state: Mapping[str, Any], *, setting: str, path: Path) -> None:
+    """Load ``state`` into ``module`` strictly, except for classifier-head keys it lacks.
+
+    Raises:
+        ConfigError: Missing or unexpected keys (the first few named), or wrong shapes.
+    """
+    expected = set(module.state_dict())
+    state = {k: v for k, v in state.items() if k in expected or not k.startswith(_HEAD_PREFIXES)}
+    missing = sorted(expected - set(state))
+    unexpected = sorted(set(state) - expected)
+    if missing or unexpected:
+        notes = [_keys_note("missing", missing)] if missing else []
+        notes += [_keys_note("unexpected", unexpected)] if unexpected else []
+        raise ConfigError(f"{setting}={path} does not fit the model: {'; '.join(notes)}")
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), "")
+        raise ConfigError(f"{setting}={path} does not fit the model: {first}") from exc
+
+
+def _state_dict_of(obj: Any, *, setting: str, path: Path) -> Mapping[str, Any]:
+    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not all(isinstance(k, str) for k in obj):
+        raise ConfigError(f"{setting}={path}: expected a state_dict or a Lightning .ckpt")
+    return obj
+
+
+def read_state_dict(path: Path, *, setting: str) -> Mapping[str, Any]:
+    """The state_dict in a torch file: a plain one, or a Lightning checkpoint's ``state_dict``.
+
+    Args:
+        path: The file.
+        setting: The config key that named it, for error messages.
+
+    Raises:
+        ConfigError: Unreadable file, or no state_dict in it.
+    """
+    return _state_dict_of(_torch_load(path, setting=setting), setting=setting, path=path)
+
+
+def load_state_dict_file(module: nn.Module, path: Path) -> None:
+    """Load a pretrained weights file (``lightly.model.weights``) into ``module``."""
+    setting = "lightly.model.weights"
+    apply_state(module, read_state_dict(path, setting=setting), setting=setting, path=path)
+
+
+_FILE_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, memoised per (path, size, mtime) for this process."""
+    stat = path.stat()
+    ident = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if ident not in _FILE_HASHES:
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        _FILE_HASHES[ident] = digest.hexdigest()
+    return _FILE_HASHES[ident]

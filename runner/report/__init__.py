@@ -1,0 +1,1 @@
+"""The run report: ``report.json`` rendered to HTML and PDF."""

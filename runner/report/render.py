@@ -1,0 +1,246 @@
+"""Render a run's ``report.json`` to ``report.html`` and, with WeasyPrint, ``report.pdf``.
+
+The report is a pure function of the run directory: it reads ``report.json`` and the
+thumbnails listed there, nothing else, so a finished run can be re-rendered at any time
+(``python -m runner.report.cli RUN_DIR``). One Jinja2 environment looks up templates in the
+user's ``template_dir`` first, then in the packaged ``templates/``; sections live in
+``templates/report/*.html.j2`` so a user can override one section, the CSS or the whole page.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+
+from runner.errors import ConfigError, DataError, MissingDependencyError
+from runner.report import filters
+from runner.resources import templates_dir
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_SCHEMA_VERSIONS = (1,)
+DEFAULT_TITLE = "Lightly Runner selection report"
+MAIN_TEMPLATE = "report.html.j2"
+LIST_LIMIT = 50  # removed files listed per kind (and per skip reason) before "N more"
+PDF_SYSTEM_PACKAGES = "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core"
+_NOISY_LOGGERS = ("weasyprint", "weasyprint.progress", "fontTools")
+
+
+@dataclass(frozen=True)
+class RenderOutcome:
+    """What :func:`render_report` wrote.
+
+    Attributes:
+        html: Path of ``report.html`` (always written).
+        pdf: Path of ``report.pdf``, or None if WeasyPrint could not be loaded.
+        warning: One line saying why the PDF is missing and what to install, else None.
+    """
+
+    html: Path
+    pdf: Path | None
+    warning: str | None
+
+
+def render_report(
+    run_dir: Path,
+    *,
+    template_dir: str = "",
+    title: str = DEFAULT_TITLE,
+    pdf_required: bool = False,
+) -> RenderOutcome:
+    """Render ``run_dir/report.json`` to ``report.html`` and ``report.pdf`` in ``run_dir``.
+
+    Args:
+        run_dir: The run directory holding ``report.json`` and its thumbnails.
+        template_dir: Optional folder whose templates override the packaged ones by name.
+        title: Title on the cover and in the running header.
+        pdf_required: Raise instead of warning when WeasyPrint cannot produce the PDF.
+
+    Returns:
+        The paths written, and a warning if the PDF was skipped.
+
+    Raises:
+        DataError: If ``report.json`` is missing, unreadable or of an unsupported schema.
+        ConfigError: If ``template_dir`` is given but is not a folder.
+        MissingDependencyError: If ``pdf_required`` and WeasyPrint or its libraries are missing.
+        jinja2.TemplateError: If a template is broken or references a missing key.
+    """
+    report = load_report(run_dir)
+    env = build_environment(template_dir=template_dir)
+    html = env.get_template(MAIN_TEMPLATE).render(
+        report=report, view=build_view(report=report, run_dir=run_dir), title=title
+    )
+    html_path = run_dir / "report.html"
+    _write_atomic(path=html_path, data=html.encode("utf-8"))
+
+    try:
+        pdf_bytes = html_to_pdf(html=html, base_url=str(run_dir))
+    except (ImportError, OSError) as exc:
+        warning = pdf_unavailable_message(exc)
+        if pdf_required:
+            raise MissingDependencyError(warning) from exc
+        logger.warning(warning)
+        return RenderOutcome(html=html_path, pdf=None, warning=warning)
+    pdf_path = run_dir / "report.pdf"
+    _write_atomic(path=pdf_path, data=pdf_bytes)
+    return RenderOutcome(html=html_path, pdf=pdf_path, warning=None)
+
+
+def load_report(run_dir: Path) -> dict[str, Any]:
+    """Read and check ``run_dir/report.json``.
+
+    Raises:
+        DataError: If the file is missing, not a JSON object, or of an unsupported schema.
+    """
+    path = run_dir / "report.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"no report.json in {run_dir}: is this a run directory?") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+    if not isinstance(report, dict):
+        raise DataError(f"{path} is not a JSON object")
+    version = report.get("schema_version")
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        supported = ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS))
+        raise DataError(
+            f"{path} has schema_version {version!r}; this lightly-runner reads {supported}"
+        )
+    return report
+
+
+def build_environment(*, template_dir: str = "") -> jinja2.Environment:
+    """The one Jinja2 environment: user templates first, then the packaged ones.
+
+    Autoescape is on for every template (``select_autoescape`` skips ``*.html.j2``) and a
+    missing key fails the render (``StrictUndefined``) instead of printing nothing.
+
+    Raises:
+        ConfigError: If ``template_dir`` is given but is not a folder.
+    """
+    loaders: list[jinja2.BaseLoader] = []
+    if template_dir:
+        user_dir = Path(template_dir).expanduser()
+        if not user_dir.is_dir():
+            raise ConfigError(f"report.template_dir {template_dir!r} is not a folder")
+        loaders.append(jinja2.FileSystemLoader(user_dir))
+    loaders.append(jinja2.FileSystemLoader(templates_dir()))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(filters.FILTERS)
+    return env
+
+
+def build_view(*, report: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Values derived from ``report.json`` that are awkward to compute in a template.
+
+    Returns:
+        ``thumbnails`` (list of ``{key, src}``, ``src`` None if the file is missing or
+        outside the run directory), ``removed`` (``corrupt``, ``duplicates`` and
+        ``skipped`` listings, each cut to :data:`LIST_LIMIT` with a ``more`` count) and
+        ``list_limit``.
+    """
+    counts, samples = report["counts"], report["samples"]
+    skipped_by_reason: Mapping[str, int] = counts.get("skipped_by_reason", {})
+    skipped = {
+        reason: _listing(
+            items=[(key, None) for key in keys], total=skipped_by_reason.get(reason, 0)
+        )
+        for reason, keys in samples.get("skipped", {}).items()
+    }
+    return {
+        "thumbnails": [
+            {"key": key, "src": _thumbnail_src(run_dir=run_dir, rel=rel)}
+            for key, rel in report["thumbnails"].items()
+        ],
+        "removed": {
+            "corrupt": _listing(items=list(samples["corrupt"].items()), total=counts["corrupt"]),
+            "duplicates": _listing(
+                items=list(samples["duplicates"].items()), total=counts["duplicates"]
+            ),
+            "skipped": skipped,
+        },
+        "list_limit": LIST_LIMIT,
+    }
+
+
+def _listing(*, items: list[tuple[str, Any]], total: int) -> dict[str, Any]:
+    """The first :data:`LIST_LIMIT` items and how many more there are (by count or length)."""
+    shown = items[:LIST_LIMIT]
+    total = max(total, len(items))
+    return {"items": shown, "total": total, "more": total - len(shown)}
+
+
+def _thumbnail_src(*, run_dir: Path, rel: str) -> str | None:
+    """URL of a thumbnail relative to the run directory, or None if it is missing or escapes."""
+    root = run_dir.resolve()
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        logger.warning("thumbnail %r is missing or outside the run directory", rel)
+        return None
+    return quote(path.relative_to(root).as_posix())
+
+
+def load_weasyprint() -> Any:
+    """Import WeasyPrint lazily and return its ``HTML`` class; quiet its chatty loggers.
+
+    Raises:
+        ImportError: If WeasyPrint is not installed.
+        OSError: If its system libraries (Pango, HarfBuzz) cannot be loaded.
+    """
+    with warnings.catch_warnings():
+        # Without libharfbuzz-subset0 WeasyPrint subsets fonts with fontTools and says so on
+        # every import; the PDF is the same, so keep the run's output clean.
+        warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
+        from weasyprint import HTML
+
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    return HTML
+
+
+def html_to_pdf(*, html: str, base_url: str) -> bytes:
+    """Lay out ``html`` with WeasyPrint; relative URLs (thumbnails) resolve against ``base_url``.
+
+    Raises:
+        ImportError: If WeasyPrint is not installed.
+        OSError: If its system libraries cannot be loaded.
+    """
+    html_class = load_weasyprint()
+    pdf: bytes = html_class(string=html, base_url=base_url).write_pdf()
+    return pdf
+
+
+def pdf_unavailable_message(exc: BaseException) -> str:
+    """One line: why the PDF was skipped and what to install."""
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    return (
+        f"PDF report skipped: WeasyPrint is unavailable ({type(exc).__name__}: {detail}); "
+        f"install it with `pip install weasyprint` and its system libraries with "
+        f"`apt-get install {PDF_SYSTEM_PACKAGES}`"
+    )
+
+
+def _write_atomic(*, path: Path, data: bytes) -> None:
+    """Write ``data`` to a temp name beside ``path``, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

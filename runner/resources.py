@@ -1,0 +1,37 @@
+"""Where the packaged ``conf/`` and ``templates/`` folders live.
+
+In a wheel, hatchling force-includes them as ``runner/conf`` and ``runner/templates`` (next to
+this file). In a checkout or an editable install they stay at the repository root,
+``<repo>/conf`` and ``<repo>/templates``. Nothing else in the code base does path arithmetic
+for these two folders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_REPO_DIR = _PACKAGE_DIR.parent
+
+
+def _resource_dir(name: str) -> Path:
+    """Return the packaged folder ``name`` if the wheel ships it, else the checkout's.
+
+    Args:
+        name: ``"conf"`` or ``"templates"``.
+
+    Returns:
+        The absolute path of the folder (it may not exist in a broken install).
+    """
+    packaged = _PACKAGE_DIR / name
+    return packaged if packaged.is_dir() else _REPO_DIR / name
+
+
+def config_dir() -> Path:
+    """Return the absolute path of the packaged Hydra config folder (``conf/``)."""
+    return _resource_dir("conf")
+
+
+def templates_dir() -> Path:
+    """Return the absolute path of the packaged report templates (``templates/``)."""
+    return _resource_dir("templates")

@@ -1,0 +1,1 @@
+"""The selection engine: Lightly's strategies combined greedily."""

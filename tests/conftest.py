@@ -1,0 +1,131 @@
+"""Shared fixtures: small real image folders and the two mounts of a run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+LIGHTLY_RUN = Path(sys.executable).parent / "lightly-run"
+
+# Settings that keep the real pipeline fast in tests: small inputs, no worker processes.
+FAST = [
+    "lightly.loader.num_workers=0",
+    "lightly.loader.batch_size=8",
+    "lightly.collate.input_size=64",
+]
+
+
+@dataclass(frozen=True)
+class Mounts:
+    input_mount: Path
+    lightly_mount: Path
+    relative_path: str
+
+    @property
+    def input_dir(self) -> Path:
+        return self.input_mount / self.relative_path
+
+    @property
+    def lightly_dir(self) -> Path:
+        return self.lightly_mount / self.relative_path
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.lightly_dir / ".lightly" / "runs"
+
+    def overrides(self) -> list[str]:
+        return [
+            f"mounts.input_mount={self.input_mount}",
+            f"mounts.lightly_mount={self.lightly_mount}",
+            f"datasource.input.relative_path={self.relative_path}",
+            f"datasource.lightly.relative_path={self.relative_path}",
+        ]
+
+
+def photo_crops(count: int, *, size: int = 96, seed: int = 0) -> list[Image.Image]:
+    """Real photo crops from scikit-image (no download), varied in content."""
+    from skimage import data
+
+    sources = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket()]
+    rng = np.random.default_rng(seed)
+    images = []
+    for i in range(count):
+        src = sources[i % len(sources)]
+        h, w = src.shape[:2]
+        side = int(min(h, w) * rng.uniform(0.3, 0.6))
+        top, left = int(rng.integers(0, h - side)), int(rng.integers(0, w - side))
+        crop = Image.fromarray(src[top : top + side, left : left + side]).resize((size, size))
+        images.append(crop)
+    return images
+
+
+def write_images(folder: Path, names: Sequence[str], *, seed: int = 0) -> list[Path]:
+    paths = []
+    for name, image in zip(names, photo_crops(len(names), seed=seed), strict=True):
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path, quality=92) if path.suffix.lower() in (".jpg", ".jpeg") else image.save(
+            path
+        )
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture()
+def mounts(tmp_path: Path) -> Mounts:
+    """Input mount with 12 images in subfolders, plus an empty Lightly datasource."""
+    m = Mounts(tmp_path / "input_mount", tmp_path / "lightly_mount", "cam1")
+    names = [f"img_{i:02d}.png" for i in range(6)] + [f"sub/pic_{i:02d}.jpg" for i in range(6)]
+    write_images(m.input_dir, names)
+    m.lightly_dir.mkdir(parents=True)
+    return m
+
+
+def run_cli(
+    args: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``lightly-run`` script in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [str(LIGHTLY_RUN), *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file's bytes and mode below ``folder`` (to prove nothing was written there)."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mode)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def make_read_only(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        mode = path.stat().st_mode
+        path.chmod(mode & ~0o222)
+
+
+def make_writable(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst)
