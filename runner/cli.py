@@ -135,6 +135,7 @@ def precheck(argv: Sequence[str]) -> None:
     overrides, flags, runs_job = split_argv(argv)
     if not runs_job:
         return
+    register_configs()
     config_name = flags.get("-cn") or flags.get("--config-name") or "config"
     try:
         combos = list(itertools.islice(override_sets(overrides), 64))

@@ -17,13 +17,14 @@ from runner.artifacts.stages import StageClock, log_to_file
 from runner.config import RunConfig
 from runner.datasource.discover import discover
 from runner.datasource.duplicates import find_exact_duplicates
-from runner.datasource.lightly_dir import resolve_datasources, resolve_relevant_filenames
+from runner.datasource.lightly_dir import resolve_relevant_filenames
 from runner.decode.inspect import inspect_files
 from runner.embedding.embed import embed
 from runner.errors import DataError, UserError
 from runner.report.render import render_report
 from runner.report.thumbnails import make_thumbnails
 from runner.selection.select import select
+from runner.validate import resolve_checkpoint, validate_run_config
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,10 @@ class RunOutcome:
 
 def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
     """Run one selection job end to end and publish its run directory."""
-    sources = resolve_datasources(cfg.mounts, cfg.datasource)
+    sources = validate_run_config(cfg)
     relevant = resolve_relevant_filenames(cfg.worker.relevant_filenames_file, sources.lightly_dir)
+    checkpoint = (str(resolve_checkpoint(cfg.worker.checkpoint, sources.lightly_dir))
+                  if cfg.worker.checkpoint else "")
     run_dir = RunDirectory.create(sources.runs_dir)
     clock = StageClock()
     with log_to_file(run_dir.path / "log.txt"):
@@ -66,7 +69,7 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
             with clock.stage("embed"):
                 embedded = embed(
                     candidates, content_hashes={k: i.sha256 for k, i in inspection.infos.items()},
-                    cfg=cfg.lightly, checkpoint=cfg.worker.checkpoint,
+                    cfg=cfg.lightly, checkpoint=checkpoint,
                     normalize=cfg.worker.normalize_embeddings,
                     cache_dir=sources.cache_dir / "embeddings")
             with clock.stage("select"):

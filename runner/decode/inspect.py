@@ -109,7 +109,6 @@ def inspect_files(
                 entries[sample.key] = _entry(sample, info, checked=check_corruptness)
     ordered = {sample.key: infos[sample.key] for sample in samples}
     if cache_file is not None and entries != cached:
-        entries = {**cached, **entries}
         _write_cache(cache_file, entries)
     return Inspection(infos=ordered, cache_hits=cache_hits)
 

@@ -208,6 +208,10 @@ def _quiet_lightning() -> Iterator[None]:
             warnings.filterwarnings(
                 "ignore", message=".*does not have many workers.*", category=PossibleUserWarning
             )
+            # Lightning 2.6 on torch >= 2.10 touches a deprecated pytree class: not ours to fix.
+            warnings.filterwarnings(
+                "ignore", message=r".*isinstance\(treespec, LeafSpec\).*", category=FutureWarning
+            )
             yield
     finally:
         for lg, level in zip(loggers, levels, strict=True):

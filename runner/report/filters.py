@@ -16,6 +16,7 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 
 SHORT_LIST = 10  # lists longer than this are summarised instead of printed in full
 MISSING = "—"
+YAML_WIDTH = 1_000_000  # never fold long strings; the CSS wraps lines in the <pre>
 
 
 def fmt_number(value: Any) -> str:
@@ -101,7 +102,7 @@ def _fmt_list(values: list[Any]) -> str:
 def to_yaml(value: Any) -> str:
     """A JSON-like value as block-style YAML, keys in their original order."""
     text: str = yaml.safe_dump(
-        value, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+        value, sort_keys=False, allow_unicode=True, default_flow_style=False, width=YAML_WIDTH
     )
     return text
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +13,12 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
+from runner.config import ReportConfig
 from runner.errors import ConfigError, DataError, MissingDependencyError
-from runner.report import render
+from runner.report import filters, render
 from runner.report.cli import main as cli_main
 from runner.report.render import RenderOutcome, render_report
+from runner.resources import config_dir, templates_dir
 
 RUN_ID = "20261124-214501-3fa2c1"
 SCRIPT_KEY = "<script>x</script>.png"
@@ -303,3 +307,56 @@ def test_missing_weasyprint_with_pdf_required_raises(
     with pytest.raises(MissingDependencyError, match="pango"):
         render_report(run_dir, pdf_required=True)
     assert (run_dir / "report.html").is_file()
+
+
+def test_packaged_templates_are_found() -> None:
+    assert (templates_dir() / "report.html.j2").is_file()
+    assert (templates_dir() / "report.css").is_file()
+    assert config_dir().name == "conf"
+
+
+def test_module_cli_runs_as_a_script(run_dir: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "runner.report.cli", str(run_dir), "--title", "From the shell"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "From the shell" in _pdf_text(run_dir / "report.pdf")
+
+
+def test_default_title_matches_the_config_default() -> None:
+    assert ReportConfig().title == render.DEFAULT_TITLE
+
+
+@pytest.mark.parametrize(
+    ("func", "args", "expected"),
+    [
+        (filters.fmt_number, (1280,), "1,280"),
+        (filters.fmt_number, (None,), "—"),
+        (filters.fmt_percent, (10, 117), "8.5 %"),
+        (filters.fmt_percent, (0, 0), "—"),
+        (filters.fmt_seconds, (0.012,), "0.01 s"),
+        (filters.fmt_seconds, (125,), "2 min 05 s"),
+        (filters.fmt_datetime, ("2026-11-24T21:45:01+00:00",), "2026-11-24 21:45:01 UTC"),
+        (filters.fmt_value, ({"car": 0.5, "person": 0.5},), "car: 0.5; person: 0.5"),
+        (filters.fmt_value, ([3.0, 1.0] * 10,), "20 values: first 3, last 1, min 1, mean 2, max 3"),
+        (filters.to_yaml, ({"b": 1, "a": [1, 2]},), "b: 1\na:\n- 1\n- 2\n"),
+    ],
+)
+def test_filters(func: Any, args: tuple[Any, ...], expected: str) -> None:
+    assert func(*args) == expected
+
+
+def test_weasyprint_not_installed_is_a_warning(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # the real lazy import now fails
+
+    outcome = render_report(run_dir)
+
+    assert outcome.pdf is None and outcome.warning is not None
+    assert "ModuleNotFoundError" in outcome.warning
+    assert "pip install weasyprint" in outcome.warning

@@ -12,7 +12,8 @@ from runner.selection.diversity import DiversityObjective, unit_float32
 def unit_rows(n: int, d: int, seed: int) -> npt.NDArray[np.float32]:
     """Random rows on the unit sphere.  # (n, d) float32"""
     x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    unit: npt.NDArray[np.float32] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return unit
 
 
 def oracle_kcenter(x: npt.NDArray[np.floating], first: int, k: int) -> list[int]:
@@ -54,9 +55,8 @@ def test_preselected_rows_seed_the_distances() -> None:
     pre = np.array([5, 17, 123], dtype=np.int64)
     objective = DiversityObjective(embeddings=x, preselected=pre, seed=0, backend="numpy")
     scores = objective.scores()
-    expected = np.linalg.norm(
-        x[:, None, :].astype(np.float64) - x[pre][None, :, :], axis=2
-    ).min(axis=1)
+    diff = x[:, None, :].astype(np.float64) - x[pre][None, :, :]  # (N, M, D)
+    expected = np.linalg.norm(diff, axis=2).min(axis=1)  # (N,)
     np.testing.assert_allclose(scores, expected, atol=1e-5)
     assert np.all(scores[pre] < 1e-3)
 
