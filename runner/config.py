@@ -13,21 +13,21 @@ into one line with a "did you mean" hint.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 
-class DatasetType(str, Enum):
+class DatasetType(StrEnum):
     """Lightly's ``DatasetType``: what the input datasource holds."""
 
     IMAGES = "IMAGES"
     VIDEOS = "VIDEOS"
 
 
-class InputType(str, Enum):
+class InputType(StrEnum):
     """Lightly's ``SelectionInputType``."""
 
     EMBEDDINGS = "EMBEDDINGS"
@@ -37,7 +37,7 @@ class InputType(str, Enum):
     RANDOM = "RANDOM"
 
 
-class StrategyType(str, Enum):
+class StrategyType(StrEnum):
     """Lightly's ``SelectionStrategyTypeV3``."""
 
     DIVERSITY = "DIVERSITY"
@@ -48,7 +48,7 @@ class StrategyType(str, Enum):
     TYPICALITY = "TYPICALITY"
 
 
-class ThresholdOperation(str, Enum):
+class ThresholdOperation(StrEnum):
     """Lightly's ``SelectionStrategyThresholdOperation``."""
 
     SMALLER = "SMALLER"
@@ -57,7 +57,7 @@ class ThresholdOperation(str, Enum):
     BIGGER_EQUAL = "BIGGER_EQUAL"
 
 
-class BalanceDistribution(str, Enum):
+class BalanceDistribution(StrEnum):
     """Lightly's BALANCE ``distribution`` (Worker >= 2.12)."""
 
     TARGET = "TARGET"
@@ -204,7 +204,7 @@ class WorkerConfig:
 
 @dataclass
 class LoaderConfig:
-    """DataLoader options; ``shuffle``/``drop_last`` are training options, ignored when embedding."""
+    """DataLoader options; ``shuffle``/``drop_last`` are training-only, ignored for embedding."""
 
     batch_size: int = 32
     num_workers: int = -1

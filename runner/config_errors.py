@@ -148,8 +148,8 @@ def _collect_unknown(node: Any, schema: Any, prefix: str, found: list[str]) -> N
     if not isinstance(node, DictConfig) or not dataclasses.is_dataclass(schema):
         return
     hints = typing.get_type_hints(schema)
-    for key in node.keys():
-        dotted = f"{prefix}.{key}" if prefix else str(key)
+    for key in node:
+        dotted = f"{prefix}.{key!s}" if prefix else str(key)
         if key not in hints:
             found.append(dotted)
             continue
@@ -167,7 +167,10 @@ def describe(exc: BaseException) -> str:
     if omega is not None:
         full_key = _full_key(omega, chain)
         if isinstance(omega, MissingMandatoryValue):
-            return f"missing required value '{full_key}' (set it on the command line or in a +dataset config)"
+            return (
+                f"missing required value '{full_key}' "
+                "(set it on the command line or in a +dataset config)"
+            )
         if isinstance(omega, ConfigKeyError | ConfigAttributeError) and full_key:
             return f"unknown config key '{full_key}'{did_you_mean(full_key)}"
         if isinstance(omega, ValidationError) and full_key:

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.artifacts.lightly_thumbnails import write_lightly_thumbnails
 from runner.artifacts.outputs import write_run_outputs
+from runner.artifacts.projection import write_projection
 from runner.artifacts.run_dir import RunDirectory
 from runner.artifacts.stages import StageClock, log_to_file
 from runner.config import RunConfig
@@ -78,7 +80,14 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
             selected = [embedded.keys[i] for i in selection.indices]
             log.info("selected %d of %d candidates (%s)", len(selected), len(candidates),
                      selection.stopped_by)
+            with clock.stage("thumbnails"):
+                write_lightly_thumbnails(
+                    candidates, lightly_dir=sources.lightly_dir,
+                    suffix=cfg.datasource.thumbnail_suffix,
+                    num_threads=cfg.lightly.loader.num_workers)
             with clock.stage("artifacts"):
+                write_projection(run_dir.path, keys=embedded.keys,
+                                 embeddings=embedded.embeddings, seed=cfg.lightly.seed)
                 thumbnails = make_thumbnails(
                     keys=selected[: cfg.report.n_example_images], input_dir=sources.input_dir,
                     out_dir=run_dir.path / "thumbnails", size=cfg.report.thumbnail_size)

@@ -117,7 +117,7 @@ def test_sweep_runs_each_job_in_its_own_dir_and_embeds_once(
     misses = sorted(r["embedding_cache"]["misses"] for r in reports)
     assert misses == [0, 0, 12], "only the first job embeds"
     selections = sorted(
-        ((r["counts"]["selected"], r["samples"]["selected"]) for r in reports)
+        (r["counts"]["selected"], r["samples"]["selected"]) for r in reports
     )
     # Same data, same seed: each larger selection extends the smaller one (greedy k-center).
     assert selections[1][1][:2] == selections[0][1]

@@ -44,6 +44,7 @@ FILES = {
     "report_json": "report.json",
     "report_html": "report.html",
     "report_pdf": "report.pdf",
+    "projection": "projection.npz",
 }
 
 

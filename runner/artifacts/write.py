@@ -1,47 +1,16 @@
-"""Atomic writers for every run file: write to a temp name in the same folder, then rename.
-
-A reader (the viewer, a user's script, a later run) never sees a half-written file.
-"""
+"""Writers for the run files in Lightly's formats (all atomic, see :mod:`runner.atomic`)."""
 
 from __future__ import annotations
 
 import io
-import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from runner.atomic import atomic_write_json, atomic_write_text
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+__all__ = ["atomic_write_json", "atomic_write_text", "write_embeddings_csv", "write_lines"]
 
 
 def write_lines(path: Path, lines: Sequence[str]) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 
-class SampleKind(str, Enum):
+class SampleKind(StrEnum):
     IMAGE = "IMAGE"
     VIDEO_FRAME = "VIDEO_FRAME"
 

@@ -26,7 +26,8 @@ class EmbeddingModule(LightningModule):
     Args:
         backbone: Maps ``(B, 3, S, S)`` to ``(B, D)``.
         normalize: L2-normalise each embedding (``worker.normalize_embeddings``).
-        channels_last: Use the NHWC layout (faster convolutions on CUDA tensor cores).
+        channels_last: Use the NHWC layout (faster convolutions on CUDA tensor cores and, for
+            depthwise convolutions, on the CPU).
     """
 
     def __init__(self, backbone: nn.Module, *, normalize: bool, channels_last: bool) -> None:

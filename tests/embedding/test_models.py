@@ -11,6 +11,7 @@ from torch import nn
 from runner.config import LoaderConfig, ModelConfig, TrainerConfig
 from runner.embedding.datamodule import available_cpus, resolve_num_workers
 from runner.embedding.device import plan_device
+from runner.embedding.fuse import optimize_for_inference
 from runner.embedding.models import (
     LITE_MEAN,
     WeightsSource,
@@ -48,6 +49,19 @@ def test_efficientnet_lite0_loads_its_packaged_weights_offline() -> None:
 def test_resnets_give_pooled_features(name: str, dim: int) -> None:
     with torch.inference_mode():
         assert _random(name)(torch.zeros(1, 3, 64, 64)).shape == (1, dim)
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite0", "resnet-18"])
+def test_inference_rewrites_keep_the_function(name: str) -> None:
+    plain = _random(name, seed=5, size=96)
+    fast = optimize_for_inference(_random(name, seed=5, size=96))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
+    x = torch.randn(3, 3, 96, 96)
+    with torch.inference_mode():
+        expected = plain(x)
+        for layout in (torch.contiguous_format, torch.channels_last):
+            got = fast.to(memory_format=layout)(x.contiguous(memory_format=layout))
+            torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 
 
 def test_random_init_is_seeded() -> None:
@@ -92,7 +106,7 @@ def test_pretrained_resnet_is_found_in_the_hub_cache(
 
 
 def test_configured_weights_file_must_exist(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="lightly.model.weights="):
+    with pytest.raises(ConfigError, match=r"lightly\.model\.weights="):
         resolve_weights(ModelConfig(name="resnet-18", weights=str(tmp_path / "x.pth")), seed=1)
 
 
@@ -131,7 +145,9 @@ def test_checkpoint_of_another_model_names_the_bad_keys(tmp_path: Path) -> None:
         },
         path,
     )
-    with pytest.raises(ConfigError, match=r"worker\.checkpoint=.*does not fit.*layer1\.0\.conv3"):
+    with pytest.raises(
+        ConfigError, match=r"worker\.checkpoint=.*does not fit.*unexpected layer1\.0\.bn3"
+    ):
         load_checkpoint(_random("resnet-18"), path)
 
 
@@ -143,32 +159,42 @@ def test_unreadable_checkpoint_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
+def _fingerprint(
+    *,
+    name: str = "resnet-18",
+    seed: int = 1,
+    checkpoint: Path | None = None,
+    input_size: int = 64,
+    precision: str = "32-true",
+    normalize: bool = True,
+) -> str:
+    return model_fingerprint(
+        name=name,
+        weights=WeightsSource(None, seed=seed),
+        checkpoint=checkpoint,
+        input_size=input_size,
+        precision=precision,
+        normalize=normalize,
+    )
+
+
 def test_fingerprint_covers_everything_that_changes_embeddings(tmp_path: Path) -> None:
     ckpt = tmp_path / "a.ckpt"
     ckpt.write_bytes(b"one")
-    base = {
-        "name": "resnet-18",
-        "weights": WeightsSource(None, seed=1),
-        "checkpoint": None,
-        "input_size": 64,
-        "precision": "32-true",
-        "normalize": True,
+    reference = _fingerprint()
+    assert _fingerprint() == reference and len(reference) == 64
+    prints = {
+        _fingerprint(name="resnet-34"),
+        _fingerprint(seed=2),
+        _fingerprint(checkpoint=ckpt),
+        _fingerprint(input_size=96),
+        _fingerprint(precision="bf16-mixed"),
+        _fingerprint(normalize=False),
     }
-    reference = model_fingerprint(**base)  # type: ignore[arg-type]
-    assert model_fingerprint(**base) == reference  # type: ignore[arg-type]
-    changes = [
-        {"name": "resnet-34"},
-        {"weights": WeightsSource(None, seed=2)},
-        {"checkpoint": ckpt},
-        {"input_size": 96},
-        {"precision": "bf16-mixed"},
-        {"normalize": False},
-    ]
-    prints = {model_fingerprint(**{**base, **change}) for change in changes}  # type: ignore[arg-type]
-    assert len(prints) == len(changes) and reference not in prints
-    with_ckpt = model_fingerprint(**{**base, "checkpoint": ckpt})  # type: ignore[arg-type]
-    ckpt.write_bytes(b"two, longer")  # new bytes: new size, so the memoised hash is not reused
-    assert model_fingerprint(**{**base, "checkpoint": ckpt}) != with_ckpt  # type: ignore[arg-type]
+    assert len(prints) == 6 and reference not in prints
+    with_ckpt = _fingerprint(checkpoint=ckpt)
+    ckpt.write_bytes(b"two, longer")  # new bytes (and size): the memoised hash is not reused
+    assert _fingerprint(checkpoint=ckpt) != with_ckpt
 
 
 def test_device_plan_on_cpu() -> None:
