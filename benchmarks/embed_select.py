@@ -32,8 +32,16 @@ def build_folder(root: Path, n: int, seed: int = 0) -> None:
     """N distinct 640x480 JPEGs (q90) cut from real photos."""
     from skimage import data
 
-    photos = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket(), data.retina(),
-              data.immunohistochemistry(), data.hubble_deep_field(), data.colorwheel()]
+    photos = [
+        data.astronaut(),
+        data.chelsea(),
+        data.coffee(),
+        data.rocket(),
+        data.retina(),
+        data.immunohistochemistry(),
+        data.hubble_deep_field(),
+        data.colorwheel(),
+    ]
     big = [np.asarray(Image.fromarray(p).convert("RGB").resize((1280, 960))) for p in photos]
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True)
@@ -49,8 +57,12 @@ def build_folder(root: Path, n: int, seed: int = 0) -> None:
 
 def run(input_mount: Path, lightly_mount: Path, n_select: int) -> tuple[dict[str, object], float]:
     lightly_run = Path(sys.executable).parent / "lightly-run"
-    args = [str(lightly_run), f"mounts.input_mount={input_mount}",
-            f"mounts.lightly_mount={lightly_mount}", f"selection.n_samples={n_select}"]
+    args = [
+        str(lightly_run),
+        f"mounts.input_mount={input_mount}",
+        f"mounts.lightly_mount={lightly_mount}",
+        f"selection.n_samples={n_select}",
+    ]
     start = time.perf_counter()
     subprocess.run(args, check=True, capture_output=True, text=True, cwd=lightly_mount)
     wall = time.perf_counter() - start
@@ -85,7 +97,8 @@ def write_section(rows: list[dict[str, object]], n_select: int, command: str) ->
     model = rows[0]["model"]
     assert isinstance(model, dict)
     lines = [
-        SECTION, "",
+        SECTION,
+        "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, no GPU. Date: {datetime.now(UTC):%Y-%m-%d}. "
         f"Command: `{command}`.",

@@ -26,10 +26,30 @@ def _photos() -> dict[str, np.ndarray]:
     from skimage import data
     from sklearn.datasets import load_sample_images
 
-    names = ["astronaut", "camera", "chelsea", "coffee", "rocket", "hubble_deep_field",
-             "immunohistochemistry", "retina", "colorwheel", "brick", "grass", "gravel",
-             "coins", "moon", "page", "text", "horse", "clock", "cell", "checkerboard",
-             "microaneurysms", "motorcycle_left"]
+    names = [
+        "astronaut",
+        "camera",
+        "chelsea",
+        "coffee",
+        "rocket",
+        "hubble_deep_field",
+        "immunohistochemistry",
+        "retina",
+        "colorwheel",
+        "brick",
+        "grass",
+        "gravel",
+        "coins",
+        "moon",
+        "page",
+        "text",
+        "horse",
+        "clock",
+        "cell",
+        "checkerboard",
+        "microaneurysms",
+        "motorcycle_left",
+    ]
     photos: dict[str, np.ndarray] = {}
     for name in names:
         loader = getattr(data, name.replace("motorcycle_left", "stereo_motorcycle"))

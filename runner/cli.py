@@ -28,10 +28,29 @@ log = logging.getLogger("runner")
 
 EXIT_USER_ERROR = 2
 # Hydra flags after which no job runs (help, printing the config, shell completion).
-_INFO_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--version",
-               "--shell-completion", "-sc"}
-_FLAGS_WITH_VALUE = {"-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir",
-                     "-p", "--package", "--experimental-rerun"}
+_INFO_FLAGS = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+    "--version",
+    "--shell-completion",
+    "-sc",
+}
+_FLAGS_WITH_VALUE = {
+    "-cn",
+    "--config-name",
+    "-cp",
+    "--config-path",
+    "-cd",
+    "--config-dir",
+    "-p",
+    "--package",
+    "--experimental-rerun",
+}
 
 
 def fail(message: str) -> NoReturn:

@@ -37,8 +37,15 @@ def test_run_writes_every_artifact_from_another_cwd(mounts: Mounts, tmp_path: Pa
     run_dir = latest_run(mounts)
     assert result.stdout.strip().splitlines()[-1] == f"run directory: {run_dir}"
     assert not any(elsewhere.iterdir()), "nothing may be written to the cwd"
-    for name in ["selected_filenames.txt", "embeddings.csv", "report.json", "log.txt",
-                 "config.yaml", "corruptness_check_information.json", "report.pdf"]:
+    for name in [
+        "selected_filenames.txt",
+        "embeddings.csv",
+        "report.json",
+        "log.txt",
+        "config.yaml",
+        "corruptness_check_information.json",
+        "report.pdf",
+    ]:
         assert (run_dir / name).is_file(), name
     assert not list(mounts.runs_dir.glob(".*partial")), "no half-written run dir is left"
 
@@ -59,8 +66,13 @@ def test_run_writes_every_artifact_from_another_cwd(mounts: Mounts, tmp_path: Pa
     report = json.loads((run_dir / "report.json").read_text())
     assert report["schema_version"] == 1
     assert report["counts"] == {
-        "found": 15, "skipped": 1, "skipped_by_reason": {"unsupported extension": 1},
-        "corrupt": 1, "duplicates": 1, "candidates": 13, "selected": 5,
+        "found": 15,
+        "skipped": 1,
+        "skipped_by_reason": {"unsupported extension": 1},
+        "corrupt": 1,
+        "duplicates": 1,
+        "candidates": 13,
+        "selected": 5,
     }
     assert report["samples"]["duplicates"] == {"dup_b.png": "dup_a.png"}
     assert report["samples"]["selected"] == selected
@@ -103,12 +115,8 @@ def test_read_only_input_tree_is_left_byte_identical(mounts: Mounts, tmp_path: P
     assert [p for p in mounts.input_mount.rglob("*") if p.name.startswith(".")] == []
 
 
-def test_sweep_runs_each_job_in_its_own_dir_and_embeds_once(
-    mounts: Mounts, tmp_path: Path
-) -> None:
-    result = run_cli(
-        ["-m", *mounts.overrides(), *FAST, "selection.n_samples=2,4,6"], cwd=tmp_path
-    )
+def test_sweep_runs_each_job_in_its_own_dir_and_embeds_once(mounts: Mounts, tmp_path: Path) -> None:
+    result = run_cli(["-m", *mounts.overrides(), *FAST, "selection.n_samples=2,4,6"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     runs = sorted(p for p in mounts.runs_dir.iterdir() if p.is_dir() and not p.is_symlink())
     assert len(runs) == 3
@@ -116,9 +124,7 @@ def test_sweep_runs_each_job_in_its_own_dir_and_embeds_once(
     assert sorted(r["counts"]["selected"] for r in reports) == [2, 4, 6]
     misses = sorted(r["embedding_cache"]["misses"] for r in reports)
     assert misses == [0, 0, 12], "only the first job embeds"
-    selections = sorted(
-        (r["counts"]["selected"], r["samples"]["selected"]) for r in reports
-    )
+    selections = sorted((r["counts"]["selected"], r["samples"]["selected"]) for r in reports)
     # Same data, same seed: each larger selection extends the smaller one (greedy k-center).
     assert selections[1][1][:2] == selections[0][1]
     assert selections[2][1][:4] == selections[1][1]

@@ -67,7 +67,7 @@ def test_lightly_strategy_list_is_accepted_verbatim_on_the_command_line() -> Non
                 "mounts.input_mount=/in",
                 "mounts.lightly_mount=/out",
                 "selection.strategies=[{input:{type:EMBEDDINGS},strategy:"
-                "{type:DIVERSITY,stopping_condition_minimum_distance:0.2}}]"
+                "{type:DIVERSITY,stopping_condition_minimum_distance:0.2}}]",
             ]
         )
     )
@@ -112,17 +112,23 @@ def test_default_user_dir_is_lightly_conf_in_the_cwd(
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("selection.n_sample=10", "unknown config key 'selection.n_sample' "
-         "(did you mean 'selection.n_samples'?)"),
+        (
+            "selection.n_sample=10",
+            "unknown config key 'selection.n_sample' (did you mean 'selection.n_samples'?)",
+        ),
         ("worker.relevant_filename_file=x", "did you mean 'worker.relevant_filenames_file'"),
         ("lightly.loader.batchsize=3", "did you mean 'lightly.loader.batch_size'"),
         ("+mounts.input_mnt=/x", "did you mean 'mounts.input_mount'"),
         ("dataset.type=IMAGE", "invalid value 'IMAGE' for 'dataset.type'; allowed: IMAGES, VIDEOS"),
         ("selection.n_samples=ten", "invalid value for 'selection.n_samples'"),
-        ("selection.strategies=[{input:{type:EMBEDING},strategy:{type:DIVERSITY}}]",
-         "allowed: EMBEDDINGS, SCORES, METADATA, PREDICTIONS, RANDOM"),
-        ("selection.strategies=[{input:{type:EMBEDDINGS},strategy:{type:DIVERSITY,strenght:2}}]",
-         "did you mean 'selection.strategies[*].strategy.strength'"),
+        (
+            "selection.strategies=[{input:{type:EMBEDING},strategy:{type:DIVERSITY}}]",
+            "allowed: EMBEDDINGS, SCORES, METADATA, PREDICTIONS, RANDOM",
+        ),
+        (
+            "selection.strategies=[{input:{type:EMBEDDINGS},strategy:{type:DIVERSITY,strenght:2}}]",
+            "did you mean 'selection.strategies[*].strategy.strength'",
+        ),
         ("+dataset=nope", "Could not find 'dataset/nope'"),
     ],
 )

@@ -18,7 +18,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
-        cwd=REPO, check=True, capture_output=True, text=True,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     (built,) = out.glob("lightly_runner-*.whl")
     return built
@@ -44,19 +47,38 @@ def test_wheel_contains_configs_templates_and_the_plugin(wheel: Path) -> None:
 def test_installed_wheel_composes_from_any_directory(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-         str(wheel)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     where = subprocess.run(
         [sys.executable, "-c", "import runner.resources as r; print(r.config_dir())"],
-        cwd=tmp_path, env=env, check=True, capture_output=True, text=True,
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     assert Path(where.stdout.strip()) == target / "runner" / "conf"
     shown = subprocess.run(
         [sys.executable, "-m", "runner.cli", "+dataset=cam1", "--cfg", "job"],
-        cwd=tmp_path, env=env, check=True, capture_output=True, text=True,
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     assert "input_mount: /home/user/datasets" in shown.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"], "nothing written to the cwd"

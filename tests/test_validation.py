@@ -42,9 +42,7 @@ def test_relative_paths_are_relative_and_plain(mounts: Mounts, value: str) -> No
 
 
 def test_input_datasource_must_exist(mounts: Mounts) -> None:
-    assert "input datasource does not exist" in check(
-        mounts, "datasource.input.relative_path=cam2"
-    )
+    assert "input datasource does not exist" in check(mounts, "datasource.input.relative_path=cam2")
 
 
 def test_lightly_datasource_must_exist_and_says_how_to_create_it(mounts: Mounts) -> None:

@@ -26,8 +26,18 @@ from runner.decode.image import open_image
 log = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = 256
-_SAVE_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".gif": "PNG",
-                ".bmp": "PNG", ".tif": "PNG", ".tiff": "PNG", ".ppm": "PNG", ".pgm": "PNG"}
+_SAVE_FORMAT = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".gif": "PNG",
+    ".bmp": "PNG",
+    ".tif": "PNG",
+    ".tiff": "PNG",
+    ".ppm": "PNG",
+    ".pgm": "PNG",
+}
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,11 @@ def thumbnail_relpath(key: str, suffix: str) -> str:
 
 
 def write_lightly_thumbnails(
-    samples: Sequence[Sample], *, lightly_dir: Path, suffix: str, num_threads: int,
+    samples: Sequence[Sample],
+    *,
+    lightly_dir: Path,
+    suffix: str,
+    num_threads: int,
     size: int = THUMBNAIL_SIZE,
 ) -> ThumbnailStats:
     """Write missing or stale thumbnails; an empty ``suffix`` disables thumbnails."""
@@ -54,10 +68,14 @@ def write_lightly_thumbnails(
         return ThumbnailStats(0, 0, 0)
     workers = num_threads if num_threads > 0 else (os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = list(pool.map(
-            lambda s: _one(s, lightly_dir / thumbnail_relpath(s.key, suffix), size), samples))
-    stats = ThumbnailStats(outcomes.count("written"), outcomes.count("kept"),
-                           outcomes.count("failed"))
+        outcomes = list(
+            pool.map(
+                lambda s: _one(s, lightly_dir / thumbnail_relpath(s.key, suffix), size), samples
+            )
+        )
+    stats = ThumbnailStats(
+        outcomes.count("written"), outcomes.count("kept"), outcomes.count("failed")
+    )
     log.info("thumbnails: %d written, %d up to date, %d failed", *vars(stats).values())
     return stats
 

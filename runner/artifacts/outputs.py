@@ -65,8 +65,18 @@ def data_fingerprint(keys: Sequence[str], hashes: Mapping[str, str]) -> str:
 def versions() -> dict[str, str]:
     """Versions of what decides the result, for reproducing a run."""
     found = {"lightly_runner": __version__, "python": platform.python_version()}
-    for dist in ("torch", "torchvision", "lightning", "hydra-core", "omegaconf", "numpy",
-                 "pillow", "faiss-cpu", "weasyprint", "av"):
+    for dist in (
+        "torch",
+        "torchvision",
+        "lightning",
+        "hydra-core",
+        "omegaconf",
+        "numpy",
+        "pillow",
+        "faiss-cpu",
+        "weasyprint",
+        "av",
+    ):
         try:
             found[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

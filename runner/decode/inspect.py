@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from runner.atomic import atomic_write_text
 from runner.datasource.sample import Sample
 from runner.decode.errors import describe_exception
 
@@ -214,16 +214,6 @@ def _write_cache(cache_file: Path, entries: Mapping[str, _CacheEntry]) -> None:
     A failure only costs the next run its cache hits, so it is logged, not raised.
     """
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(
-            dir=cache_file.parent, prefix=f".{cache_file.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as tmp:
-                json.dump(entries, tmp, sort_keys=True, separators=(",", ":"))
-            os.replace(tmp_name, cache_file)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        atomic_write_text(cache_file, json.dumps(entries, sort_keys=True, separators=(",", ":")))
     except OSError as exc:
         logger.warning("could not write inspection cache %s: %s", cache_file, exc)

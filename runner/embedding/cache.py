@@ -8,12 +8,12 @@ and ``embeddings`` (M, D) float16. A file's rows are reused whenever its bytes a
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from runner.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,5 @@ def load_cache(path: Path, *, dim: int) -> CacheTable:
 
 def save_cache(path: Path, table: CacheTable) -> None:
     """Write the table atomically: a temp file in the same folder, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, hashes=table.hashes, embeddings=table.embeddings)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, hashes=table.hashes, embeddings=table.embeddings)

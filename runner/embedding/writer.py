@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 
+from runner.atomic import atomic_path
 from runner.embedding.model import Prediction
 
 
@@ -22,10 +22,8 @@ def shard_path(directory: Path, rank: int) -> Path:
 
 def save_shard(path: Path, *, keys: list[str], embeddings: np.ndarray) -> None:
     """Write ``keys`` (N,) and ``embeddings`` (N, D) float32 atomically (temp name, rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as f:
-        np.savez(f, keys=np.asarray(keys, dtype=np.str_), embeddings=embeddings)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, keys=np.asarray(keys, dtype=np.str_), embeddings=embeddings)
 
 
 def load_shard(path: Path) -> tuple[list[str], np.ndarray]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from urllib.parse import quote
 
 import jinja2
 
+from runner.atomic import atomic_write_bytes
 from runner.errors import ConfigError, DataError, MissingDependencyError
 from runner.report import filters
 from runner.resources import templates_dir
@@ -238,9 +238,4 @@ def pdf_unavailable_message(exc: BaseException) -> str:
 
 def _write_atomic(*, path: Path, data: bytes) -> None:
     """Write ``data`` to a temp name beside ``path``, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_bytes(path, data)

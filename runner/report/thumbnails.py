@@ -8,11 +8,12 @@ there (``<run dir>/thumbnails/0000.jpg``, …) and lists them in ``report.json``
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from PIL import Image, ImageOps
+
+from runner.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +85,5 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 def _save_jpeg_atomic(*, image: Image.Image, path: Path) -> None:
     """Save ``image`` as JPEG to a temp name beside ``path``, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path, suffix=".jpg") as tmp:
         image.save(tmp, format="JPEG", quality=JPEG_QUALITY)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

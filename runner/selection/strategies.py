@@ -81,7 +81,7 @@ def _set_fields(obj: SelectionInput | SelectionStrategy) -> list[str]:
     return [f.name for f in fields(obj) if f.name != "type" and getattr(obj, f.name) is not None]
 
 
-def _enum(cls: type[E], value: object, where: str) -> E:
+def _enum(cls: type[E], value: str, where: str) -> E:
     """Parse a Lightly enum string (or enum) with a one-line error listing the choices."""
     try:
         return cls(value)

@@ -40,7 +40,10 @@ def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
     [
         ([], "input_mount is required"),
         (["input_mount={inp}"], "lightly_mount is required"),
-        (["input_mount={missing}", "lightly_mount={lig}"], "input_mount '{missing}' does not exist"),
+        (
+            ["input_mount={missing}", "lightly_mount={lig}"],
+            "input_mount '{missing}' does not exist",
+        ),
         (["input_mount={file}", "lightly_mount={lig}"], "input_mount '{file}' is not a directory"),
         (["input_mount={lig}", "lightly_mount={lig}"], "contains no image or video file"),
         (["input_mount={inp}", "lightly_mount={missing}"], "lightly_mount '{missing}' does not"),
@@ -91,7 +94,9 @@ def serving(args: list[str], env: dict[str, str] | None = None) -> Iterator[tupl
     try:
         first = process.stdout.readline()
         if not first:
-            pytest.fail(f"lightly-serve did not start: {process.stderr.read() if process.stderr else ''}")
+            pytest.fail(
+                f"lightly-serve did not start: {process.stderr.read() if process.stderr else ''}"
+            )
         banner = first + "".join(process.stdout.readline() for _ in range(4))
         yield first.split("serving ", 1)[1].strip(), banner
     finally:

@@ -187,9 +187,7 @@ def test_query_string_and_fragment_are_ignored(
     assert reply.status == 200 and reply.body == tree.png
 
 
-@pytest.mark.parametrize(
-    ("name", "size"), [("with space (1).png", 100), (UNICODE_NAME, 200)]
-)
+@pytest.mark.parametrize(("name", "size"), [("with space (1).png", 100), (UNICODE_NAME, 200)])
 def test_spaces_and_unicode_names(server: LightlyServer, name: str, size: int) -> None:
     reply = request(server, "/cam1/" + quote(name))
     assert reply.status == 200 and len(reply.body) == size
