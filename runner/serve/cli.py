@@ -123,7 +123,8 @@ def dataset_settings(dataset: str, overrides: Sequence[str]) -> dict[str, str]:
         }
         location = str(OmegaConf.select(cfg, "datasource.web_server_location"))
     except Exception as exc:
-        raise UserError(describe(exc)) from exc
+        # Hydra appends the whole search path; the first sentences say what is wrong.
+        raise UserError(describe(exc).split(" Config search path:")[0]) from exc
     finally:
         GlobalHydra.instance().clear()
     return {**mounts, **_host_port(location)}

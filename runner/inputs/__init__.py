@@ -1,0 +1,1 @@
+"""Selection inputs other than embeddings: predictions, scores, metadata, random values."""

@@ -1,0 +1,53 @@
+"""The seed's complete example, with the import changed and the mounts given, runs locally."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner.errors import ConfigError
+from tests.conftest import Mounts
+
+
+def test_seed_example_runs_with_the_import_changed(
+    mounts: Mounts, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LIGHTLY_RUNNER_INPUT_MOUNT", str(mounts.input_mount))
+    monkeypatch.setenv("LIGHTLY_RUNNER_LIGHTLY_MOUNT", str(mounts.lightly_mount))
+    # --- the seed's example; only the imports differ (and IMAGES: videos are not supported yet)
+    from runner.api import ApiWorkflowClient, DatasetType, DatasourcePurpose
+
+    client = ApiWorkflowClient(token="MY_LIGHTLY_TOKEN")
+    client.create_dataset(dataset_name="dataset-name", dataset_type=DatasetType.IMAGES)
+    client.set_local_config(relative_path="cam1", purpose=DatasourcePurpose.INPUT)
+    client.set_local_config(relative_path="cam1", purpose=DatasourcePurpose.LIGHTLY)
+    scheduled_run_id = client.schedule_compute_worker_run(
+        selection_config={
+            "n_samples": 4,
+            "strategies": [{"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}],
+        },
+    )
+    # ---
+    run_dir = mounts.runs_dir / scheduled_run_id
+    assert client.get_run_dir(scheduled_run_id) == run_dir
+    selected = client.export_filenames_by_run(scheduled_run_id)
+    assert len(selected) == 4
+    assert selected == (run_dir / "selected_filenames.txt").read_text().splitlines()
+    client.download_compute_worker_run_artifacts(scheduled_run_id, str(tmp_path / "artifacts"))
+    assert (tmp_path / "artifacts" / "report.json").is_file()
+    assert (tmp_path / "artifacts" / "report.pdf").is_file()
+
+
+def test_lightly_dicts_with_a_typo_fail_with_a_hint(mounts: Mounts) -> None:
+    from runner.api import ApiWorkflowClient, DatasourcePurpose
+
+    client = ApiWorkflowClient(
+        input_mount=str(mounts.input_mount), lightly_mount=str(mounts.lightly_mount)
+    )
+    client.set_local_config(relative_path="cam1", purpose=DatasourcePurpose.INPUT_OUTPUT)
+    with pytest.raises(ConfigError, match="did you mean 'worker.remove_exact_duplicates'"):
+        client.schedule_compute_worker_run(
+            worker_config={"remove_exact_duplicate": True},
+            selection_config={"n_samples": 2, "strategies": []},
+        )
