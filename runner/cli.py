@@ -178,7 +178,7 @@ def precheck(argv: Sequence[str]) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
-def _job(cfg: DictConfig) -> None:
+def _job(cfg: DictConfig) -> str:
     """One Hydra job: a run of the pipeline."""
     from runner.pipeline import run
     from runner.validate import validate_run_config
@@ -195,6 +195,7 @@ def _job(cfg: DictConfig) -> None:
             fail(describe(exc))
         raise
     print(f"run directory: {outcome.run_dir}", flush=True)
+    return str(outcome.run_dir)
 
 
 def main() -> None:

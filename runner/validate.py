@@ -45,7 +45,6 @@ def _validate_worker(cfg: RunConfig, sources: Datasources) -> None:
     worker = cfg.worker
     unsupported = {
         "worker.enable_training": worker.enable_training,
-        "worker.use_datapool": worker.use_datapool,
         "worker.embeddings": bool(worker.embeddings),
         "worker.selected_sequence_length": worker.selected_sequence_length != 1,
     }

@@ -71,6 +71,7 @@ def test_run_writes_every_artifact_from_another_cwd(mounts: Mounts, tmp_path: Pa
         "skipped_by_reason": {"unsupported extension": 1},
         "corrupt": 1,
         "duplicates": 1,
+        "preselected": 0,
         "candidates": 13,
         "selected": 5,
     }
@@ -146,3 +147,26 @@ def test_same_inputs_config_and_seed_give_byte_identical_selection(
     assert (latest_run(other) / "embeddings.csv").read_bytes() == (
         latest_run(mounts) / "embeddings.csv"
     ).read_bytes()
+
+
+def test_datapool_second_run_adds_only_new_samples_far_from_earlier_picks(
+    mounts: Mounts, tmp_path: Path
+) -> None:
+    pool = ["worker.use_datapool=true"]
+    first = run_cli([*mounts.overrides(), *FAST, *pool, "selection.n_samples=3"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    first_selected = (latest_run(mounts) / "selected_filenames.txt").read_text().splitlines()
+
+    write_images(mounts.input_dir, [f"new/extra_{i}.png" for i in range(4)], seed=7)
+    second = run_cli([*mounts.overrides(), *FAST, *pool, "selection.n_samples=2"], cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    report = json.loads((latest_run(mounts) / "report.json").read_text())
+    assert report["datapool"]["preselected"] == sorted(first_selected)
+    assert report["counts"]["preselected"] == 3
+    assert report["counts"]["candidates"] == 4, "only samples new since the last run"
+    selected = report["samples"]["selected"]
+    assert len(selected) == 2 and all(key.startswith("new/") for key in selected)
+
+    third = run_cli([*mounts.overrides(), *FAST, *pool, "selection.n_samples=2"], cwd=tmp_path)
+    assert third.returncode == 2
+    assert "no new samples since the last datapool run" in third.stderr

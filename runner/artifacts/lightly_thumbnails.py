@@ -5,13 +5,19 @@ Named with the datasource's ``thumbnail_suffix`` (Lightly's default
 without extension, ``[extension]`` its extension without the dot). The viewer and anything
 that expects Lightly's layout load these instead of full images. A thumbnail newer than its
 image is kept, so reruns only write what changed.
+
+Video frames get thumbnails too, named from the frame name (``clip-024-mp4.png`` ->
+``.lightly/thumbnails/clip-024-mp4_thumb.png``). They are decoded video by video with a
+:class:`~runner.decode.video.VideoReader` (seek to the keyframe before each frame), so pass
+the frames you need (the selected ones), not every frame of every video.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -19,9 +25,11 @@ from pathlib import Path, PurePosixPath
 from PIL import Image
 
 from runner.atomic import atomic_path
-from runner.datasource.sample import Sample
+from runner.datasource.sample import Sample, SampleKind
 from runner.decode.errors import DecodeError
 from runner.decode.image import open_image
+from runner.decode.video import VideoError, VideoInfo, frame_to_image
+from runner.decode.video_reader import VideoReader
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +70,88 @@ def write_lightly_thumbnails(
     suffix: str,
     num_threads: int,
     size: int = THUMBNAIL_SIZE,
+    videos: Mapping[Path, VideoInfo] | None = None,
 ) -> ThumbnailStats:
-    """Write missing or stale thumbnails; an empty ``suffix`` disables thumbnails."""
+    """Write missing or stale thumbnails; an empty ``suffix`` disables thumbnails.
+
+    Args:
+        samples: Images and/or video frames.
+        lightly_dir: The Lightly datasource.
+        suffix: ``datasource.thumbnail_suffix``.
+        num_threads: Images (or videos) processed at once; ``<= 0`` means one per CPU.
+        size: Longest side of a thumbnail in pixels.
+        videos: Frame table of every video by path; required for frame samples.
+
+    Returns:
+        How many thumbnails were written, kept and failed.
+    """
     if not suffix:
         return ThumbnailStats(0, 0, 0)
     workers = num_threads if num_threads > 0 else (os.cpu_count() or 1)
+    images = [s for s in samples if s.kind is not SampleKind.VIDEO_FRAME]
+    frames: defaultdict[Path, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        if sample.kind is SampleKind.VIDEO_FRAME:
+            frames[sample.path].append(sample)
+    tables = videos or {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         outcomes = list(
             pool.map(
-                lambda s: _one(s, lightly_dir / thumbnail_relpath(s.key, suffix), size), samples
+                lambda s: _one(s, lightly_dir / thumbnail_relpath(s.key, suffix), size), images
             )
         )
+        for video_outcomes in pool.map(
+            lambda item: _frames_of_video(item[1], tables.get(item[0]), lightly_dir, suffix, size),
+            sorted(frames.items()),
+        ):
+            outcomes.extend(video_outcomes)
     stats = ThumbnailStats(
         outcomes.count("written"), outcomes.count("kept"), outcomes.count("failed")
     )
     log.info("thumbnails: %d written, %d up to date, %d failed", *vars(stats).values())
     return stats
+
+
+def _frames_of_video(
+    samples: list[Sample], info: VideoInfo | None, lightly_dir: Path, suffix: str, size: int
+) -> list[str]:
+    """Thumbnails of some frames of one video, decoded in one forward pass with seeks."""
+    outcomes: list[str] = []
+    todo: dict[int, Path] = {}
+    for sample in samples:
+        target = lightly_dir / thumbnail_relpath(sample.key, suffix)
+        if target.exists() and target.stat().st_mtime_ns >= sample.mtime_ns:
+            outcomes.append("kept")
+        else:
+            todo[int(sample.frame_index or 0)] = target
+    if not todo:
+        return outcomes
+    if info is None:
+        log.warning("thumbnails of %s failed: no frame table", samples[0].path)
+        return outcomes + ["failed"] * len(todo)
+    try:
+        with VideoReader(samples[0].path, info) as reader:
+            for index, result in reader.frames(todo):
+                if isinstance(result, VideoError):
+                    log.warning(
+                        "thumbnail of frame %d of %s failed: %s", index, reader.path, result
+                    )
+                    outcomes.append("failed")
+                    continue
+                image = frame_to_image(result)
+                image.thumbnail((size, size), Image.Resampling.BILINEAR)
+                _save(image, todo[index], "PNG")
+                outcomes.append("written")
+    except (VideoError, OSError) as err:
+        log.warning("thumbnails of %s failed: %s", samples[0].path, err)
+        outcomes.extend(["failed"] * (len(samples) - len(outcomes)))
+    return outcomes
+
+
+def _save(image: Image.Image, target: Path, fmt: str) -> None:
+    """Save a thumbnail atomically in ``fmt``."""
+    with atomic_path(target, suffix=target.suffix) as tmp:
+        image.save(tmp, format=fmt, **({"quality": 85} if fmt in ("JPEG", "WEBP") else {}))
 
 
 def _one(sample: Sample, target: Path, size: int) -> str:
@@ -86,9 +160,7 @@ def _one(sample: Sample, target: Path, size: int) -> str:
             return "kept"
         image = open_image(sample.path, draft_size=size)
         image.thumbnail((size, size), Image.Resampling.BILINEAR)
-        fmt = _SAVE_FORMAT.get(PurePosixPath(sample.key).suffix.lower(), "PNG")
-        with atomic_path(target, suffix=target.suffix) as tmp:
-            image.save(tmp, format=fmt, **({"quality": 85} if fmt in ("JPEG", "WEBP") else {}))
+        _save(image, target, _SAVE_FORMAT.get(PurePosixPath(sample.key).suffix.lower(), "PNG"))
         return "written"
     except (DecodeError, OSError) as err:
         log.warning("thumbnail of %s failed: %s", sample.key, err)

@@ -99,9 +99,16 @@ def write_run_outputs(
     selected: Sequence[str],
     thumbnails: Mapping[str, str],
     timings: Mapping[str, float],
+    analysis: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    datapool: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write selected filenames, embeddings, corruptness info, config and report.json."""
+    """Write selected filenames, embeddings, corruptness info, config and report.json.
+
+    ``analysis`` (``runner.report.analysis.analyze``'s dict) is stored as ``report["analysis"]``.
+    """
     out = run_dir.path
+    pool = dict(datapool or {"enabled": False, "preselected": []})
     write_lines(out / FILES["selected_filenames"], selected)
     write_embeddings_csv(out / FILES["embeddings"], embedded.keys, embedded.embeddings)
     atomic_write_json(
@@ -130,9 +137,11 @@ def write_run_outputs(
             "skipped_by_reason": {r: len(p) for r, p in sorted(found.skipped.items())},
             "corrupt": len(corrupt),
             "duplicates": len(duplicates),
-            "candidates": len(embedded.keys),
+            "preselected": len(pool["preselected"]),
+            "candidates": len(embedded.keys) - len(pool["preselected"]),
             "selected": len(selected),
         },
+        "datapool": pool,
         "timings_s": dict(timings),
         "model": dict(embedded.model),
         "embedding_cache": {"hits": embedded.cache_hits, "misses": embedded.cache_misses},
@@ -160,6 +169,10 @@ def write_run_outputs(
         "versions": versions(),
         "config": config_dict,
     }
+    if analysis is not None:
+        report["analysis"] = dict(analysis)
+    if inputs is not None:
+        report["inputs"] = dict(inputs)
     atomic_write_json(out / FILES["report_json"], report)
     return report
 

@@ -1,8 +1,12 @@
 """Discovery: the sorted list of samples in the input datasource, and why other files were skipped.
 
-Discovery only lists and stats; it never opens images and never writes anything. Keys are
-POSIX paths relative to the input directory, as Lightly names samples, and the result is
-sorted by key so that every later stage is deterministic.
+Discovery only lists and stats; it never opens images or videos and never writes anything.
+Keys are POSIX paths relative to the input directory, as Lightly names samples, and the result
+is sorted by key so that every later stage is deterministic.
+
+For a ``VIDEOS`` dataset discovery lists the video files (``Discovery.videos``); their frames
+become samples once each video's frames are known
+(:func:`runner.datasource.video_samples.frame_samples`).
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ from __future__ import annotations
 import os
 import stat
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from runner.config import DatasetType
 from runner.datasource.relevant import RelevantFilenames, load_relevant_filenames
 from runner.datasource.sample import Sample, SampleKind
+from runner.datasource.videos import VideoFile
 from runner.errors import ConfigError, DataError
 
 # Lightly OSS image loader's list plus .gif (named in the Worker docs); compared lower-case.
@@ -31,6 +36,7 @@ VIDEO_EXTENSIONS: frozenset[str] = frozenset(
 SKIP_HIDDEN = "hidden"
 SKIP_UNSUPPORTED = "unsupported extension"
 SKIP_VIDEO_IN_IMAGES = "video file in an IMAGES dataset"
+SKIP_IMAGE_IN_VIDEOS = "image file in a VIDEOS dataset"
 SKIP_SYMLINK_OUTSIDE = "symlink outside the input datasource"
 SKIP_DIR_SYMLINK = "directory symlink not followed"
 SKIP_NOT_READABLE = "not readable"
@@ -44,12 +50,14 @@ class Discovery:
     """What discovery found.
 
     Attributes:
-        samples: Images to process, sorted by key.
+        samples: Images to process, sorted by key (empty for a ``VIDEOS`` dataset).
         skipped: Skip reason -> sorted relative POSIX paths (directories end with ``/``).
+        videos: Videos to process, sorted by key (``VIDEOS`` datasets only).
     """
 
     samples: list[Sample]
     skipped: dict[str, list[str]]
+    videos: list[VideoFile] = field(default_factory=list)
 
     @property
     def n_skipped(self) -> int:
@@ -72,19 +80,20 @@ def discover(
     Args:
         input_dir: Root of the input datasource.
         relevant_filenames_file: Optional Lightly ``relevant_filenames_file``; only files it
-            matches become samples.
-        dataset_type: What the datasource holds. Only ``IMAGES`` is supported so far.
+            matches become samples (for videos: the video paths).
+        dataset_type: What the datasource holds: images (``.jpg``, ...) or videos (``.mp4
+            .m4v .hevc .mpg .mpeg .avi .mov .webm``, any case); files of the other kind are
+            skipped with a reason.
 
     Returns:
-        The samples sorted by key, and every skipped path grouped by reason.
+        The images (or videos) sorted by key, and every skipped path grouped by reason.
 
     Raises:
-        ConfigError: ``dataset_type`` is not supported, or the relevant-filenames file is
-            invalid.
+        ConfigError: ``dataset_type`` is unknown, or the relevant-filenames file is invalid.
         DataError: ``input_dir`` is not a readable directory.
     """
-    if dataset_type is not DatasetType.IMAGES:
-        raise ConfigError(f"dataset type {dataset_type.value} is not supported yet; use IMAGES")
+    if dataset_type not in (DatasetType.IMAGES, DatasetType.VIDEOS):
+        raise ConfigError(f"dataset type {dataset_type} is not supported; use IMAGES or VIDEOS")
     root = _checked_root(input_dir)
     relevant = (
         load_relevant_filenames(relevant_filenames_file)
@@ -94,10 +103,13 @@ def discover(
     skipped: defaultdict[str, list[str]] = defaultdict(list)
     candidates = _walk(root, skipped)
     samples: list[Sample] = []
+    videos: list[VideoFile] = []
     for rel in candidates:
-        outcome = _classify(root, rel, relevant)
+        outcome = _classify(root, rel, relevant, dataset_type)
         if isinstance(outcome, Sample):
             samples.append(outcome)
+        elif isinstance(outcome, VideoFile):
+            videos.append(outcome)
         else:
             skipped[outcome].append(rel)
     if relevant is not None:
@@ -106,9 +118,11 @@ def discover(
             if rel not in found and not (root / rel).is_file():
                 skipped[SKIP_NOT_FOUND].append(rel)
     samples.sort(key=lambda sample: sample.key)
+    videos.sort(key=lambda video: video.key)
     return Discovery(
         samples=samples,
         skipped={reason: sorted(paths) for reason, paths in sorted(skipped.items())},
+        videos=videos,
     )
 
 
@@ -162,14 +176,21 @@ def _walk(root: Path, skipped: defaultdict[str, list[str]]) -> list[str]:
     return files
 
 
-def _classify(root: Path, rel: str, relevant: RelevantFilenames | None) -> Sample | str:
-    """Turn one candidate file into a sample, or give the reason to skip it."""
+def _classify(
+    root: Path, rel: str, relevant: RelevantFilenames | None, dataset_type: DatasetType
+) -> Sample | VideoFile | str:
+    """Turn one candidate file into a sample (or video), or give the reason to skip it."""
     if relevant is not None and not relevant.matches(rel):
         return SKIP_NOT_RELEVANT
     extension = PurePosixPath(rel).suffix.lower()
-    if extension in VIDEO_EXTENSIONS:
-        return SKIP_VIDEO_IN_IMAGES
-    if extension not in IMAGE_EXTENSIONS:
+    wanted, other = (
+        (VIDEO_EXTENSIONS, IMAGE_EXTENSIONS)
+        if dataset_type is DatasetType.VIDEOS
+        else (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS)
+    )
+    if extension in other:
+        return SKIP_IMAGE_IN_VIDEOS if dataset_type is DatasetType.VIDEOS else SKIP_VIDEO_IN_IMAGES
+    if extension not in wanted:
         return SKIP_UNSUPPORTED
     path = root / rel
     if path.is_symlink():
@@ -187,6 +208,8 @@ def _classify(root: Path, rel: str, relevant: RelevantFilenames | None) -> Sampl
         return SKIP_NOT_A_FILE
     if not os.access(path, os.R_OK):
         return SKIP_NOT_READABLE
+    if dataset_type is DatasetType.VIDEOS:
+        return VideoFile(key=rel, path=path, size=status.st_size, mtime_ns=status.st_mtime_ns)
     return Sample(
         key=rel,
         path=path,

@@ -1,8 +1,13 @@
 """Corruptness check and content hashes: every new image is read and decoded once.
 
+The same decode gives Lightly's computed metadata (``lightly.sharpness`` and friends, see
+:mod:`runner.decode.metrics`), so selecting on them costs no second decode.
+
 Results are cached in a JSON file keyed by sample key and validated by file size and mtime,
 so a rerun over an unchanged input directory decodes nothing. The cache mirrors the last scan:
-it is rewritten with exactly the current samples, atomically, and only when it changed.
+it is rewritten with exactly the current samples, atomically, and only when it changed. The
+file is ``{"format": CACHE_FORMAT, "entries": {key: entry}}``; a cache of another format
+(older versions wrote a bare ``{key: entry}`` object) is ignored and rebuilt.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from io import BytesIO
 from pathlib import Path
@@ -24,10 +29,14 @@ from PIL import Image, UnidentifiedImageError
 from runner.atomic import atomic_write_text
 from runner.datasource.sample import Sample
 from runner.decode.errors import describe_exception
+from runner.decode.metrics import header_metrics, pixel_metrics
 
 logger = logging.getLogger(__name__)
 
-# One cache entry: [size, mtime_ns, sha256, width, height, error, checked].
+CACHE_FORMAT = 2
+"""Version of the cache file layout; bump it when an entry changes shape or meaning."""
+
+# One cache entry: [size, mtime_ns, sha256, width, height, error, checked, metrics].
 _CacheEntry = list[Any]
 
 
@@ -41,12 +50,16 @@ class FileInfo:
         height: Height in pixels as stored in the file (before EXIF orientation); 0 if corrupt.
         error: Lightly-style reason (``"OSError: image file is truncated"``) when the file is
             unreadable or corrupt, else None.
+        metrics: Lightly's computed metadata by name (``runner.decode.metrics``): ``width``,
+            ``height`` (upright) and ``sizeInBytes`` for every readable image, plus the pixel
+            metrics (``sharpness``, ...) when the pixels were decoded; empty if corrupt.
     """
 
     sha256: str
     width: int
     height: int
     error: str | None
+    metrics: dict[str, float] = field(default_factory=dict, hash=False)
 
     @property
     def is_corrupt(self) -> bool:
@@ -114,11 +127,12 @@ def inspect_files(
 
 
 def inspect_file(sample: Sample, *, check_corruptness: bool) -> FileInfo:
-    """Read one file, hash it and decode it (or only its header).
+    """Read one file, hash it and decode it (or only its header), and measure it.
 
     Args:
         sample: The sample whose ``path`` is read.
-        check_corruptness: Decode all pixels rather than the header only.
+        check_corruptness: Decode all pixels rather than the header only; only then are the
+            pixel metrics computed.
 
     Returns:
         The file's information; failures are recorded in ``error``, never raised.
@@ -134,9 +148,12 @@ def inspect_file(sample: Sample, *, check_corruptness: bool) -> FileInfo:
             if check_corruptness:
                 image.load()
             width, height = image.size
+            metrics = header_metrics(image, size_in_bytes=len(data))
+            if check_corruptness:
+                metrics |= pixel_metrics(image)
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, ...
         return FileInfo(sha256=digest, width=0, height=0, error=_decode_reason(exc))
-    return FileInfo(sha256=digest, width=width, height=height, error=None)
+    return FileInfo(sha256=digest, width=width, height=height, error=None, metrics=metrics)
 
 
 def _decode_reason(exc: Exception) -> str:
@@ -159,25 +176,44 @@ def _reusable(entry: _CacheEntry, sample: Sample, *, check_corruptness: bool) ->
 
 def _entry(sample: Sample, info: FileInfo, *, checked: bool) -> _CacheEntry:
     """The cache entry recording one inspected file."""
-    return [sample.size, sample.mtime_ns, info.sha256, info.width, info.height, info.error, checked]
+    return [
+        sample.size,
+        sample.mtime_ns,
+        info.sha256,
+        info.width,
+        info.height,
+        info.error,
+        checked,
+        info.metrics,
+    ]
 
 
 def _info_from_entry(entry: _CacheEntry) -> FileInfo:
     """The file information stored in a (validated) cache entry."""
-    return FileInfo(sha256=entry[2], width=entry[3], height=entry[4], error=entry[5])
+    return FileInfo(
+        sha256=entry[2], width=entry[3], height=entry[4], error=entry[5], metrics=dict(entry[7])
+    )
 
 
 def _valid_entry(entry: object) -> bool:
     """Whether a decoded JSON value has the shape of a cache entry."""
-    if not isinstance(entry, list) or len(entry) != 7:
+    if not isinstance(entry, list) or len(entry) != 8:
         return False
-    size, mtime_ns, sha256, width, height, error, checked = entry
+    size, mtime_ns, sha256, width, height, error, checked, metrics = entry
     ints_ok = all(type(value) is int for value in (size, mtime_ns, width, height))
     return (
         ints_ok
         and isinstance(sha256, str)
         and (error is None or isinstance(error, str))
         and isinstance(checked, bool)
+        and _valid_metrics(metrics)
+    )
+
+
+def _valid_metrics(metrics: object) -> bool:
+    """Whether a decoded JSON value is a ``{name: number}`` object."""
+    return isinstance(metrics, dict) and all(
+        isinstance(name, str) and type(value) in (int, float) for name, value in metrics.items()
     )
 
 
@@ -193,7 +229,11 @@ def _load_cache(cache_file: Path) -> dict[str, _CacheEntry]:
     if not isinstance(raw, dict):
         logger.warning("ignoring inspection cache %s: not a JSON object", cache_file)
         return {}
-    return _valid_entries(raw, cache_file=cache_file)
+    if raw.get("format") != CACHE_FORMAT or not isinstance(raw.get("entries"), dict):
+        # An older layout (a bare {key: entry} object) is expected after an upgrade: rebuild.
+        logger.info("ignoring inspection cache %s: not format %d", cache_file, CACHE_FORMAT)
+        return {}
+    return _valid_entries(raw["entries"], cache_file=cache_file)
 
 
 def _valid_entries(raw: Mapping[Any, Any], *, cache_file: Path) -> dict[str, _CacheEntry]:
@@ -214,6 +254,7 @@ def _write_cache(cache_file: Path, entries: Mapping[str, _CacheEntry]) -> None:
     A failure only costs the next run its cache hits, so it is logged, not raised.
     """
     try:
-        atomic_write_text(cache_file, json.dumps(entries, sort_keys=True, separators=(",", ":")))
+        content = {"format": CACHE_FORMAT, "entries": entries}
+        atomic_write_text(cache_file, json.dumps(content, sort_keys=True, separators=(",", ":")))
     except OSError as exc:
         logger.warning("could not write inspection cache %s: %s", cache_file, exc)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TypedDict
 
 import torch
@@ -12,8 +13,15 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
 from runner.config import LoaderConfig
-from runner.datasource.sample import Sample
+from runner.datasource.sample import Sample, SampleKind
+from runner.decode.video import VideoInfo
 from runner.embedding.dataset import EmbeddingItem, SampleDataset
+from runner.embedding.frame_dataset import (
+    MIN_CHUNK_FRAMES,
+    FrameChunk,
+    FrameChunkDataset,
+    plan_chunks,
+)
 from runner.embedding.transforms import Preprocess
 from runner.errors import ConfigError
 
@@ -61,11 +69,19 @@ class EmbeddingDataModule(LightningDataModule):
     embedding pass must see every sample exactly once, and its order does not matter because
     keys travel with each batch.
 
+    Video frames are served by :class:`~runner.embedding.frame_dataset.FrameChunkDataset`:
+    each worker decodes whole chunks of consecutive frames of one video at a time.
+
     Args:
-        samples: What to embed.
+        samples: What to embed: images, or frames of videos (not both).
         loader: The ``lightly.loader`` slice (``batch_size``, ``num_workers``).
         preprocess: Resize and normalisation, run in the workers.
         pin_memory: Pin host batches (worth it when the model runs on CUDA).
+        videos: Frame table of every video, by path; required for frame samples.
+
+    Raises:
+        ConfigError: Invalid batch size or worker count.
+        ValueError: Images and frames mixed, or a frame's video has no frame table.
     """
 
     def __init__(
@@ -75,20 +91,51 @@ class EmbeddingDataModule(LightningDataModule):
         loader: LoaderConfig,
         preprocess: Preprocess,
         pin_memory: bool,
+        videos: Mapping[Path, VideoInfo] | None = None,
     ) -> None:
         super().__init__()
         if loader.batch_size < 1:
             raise ConfigError(f"lightly.loader.batch_size={loader.batch_size}: must be >= 1")
         self.samples = samples
         self.batch_size = loader.batch_size
-        self.num_workers = resolve_num_workers(
-            loader.num_workers, n_batches=math.ceil(len(samples) / loader.batch_size)
+        self.videos = dict(videos or {})
+        self.chunks = self._plan_frames(samples)
+        n_units = (
+            len(self.chunks)
+            if self.chunks is not None
+            else math.ceil(len(samples) / loader.batch_size)
         )
+        self.num_workers = resolve_num_workers(loader.num_workers, n_batches=n_units)
         self.preprocess = preprocess
         self.pin_memory = pin_memory
 
+    def _plan_frames(self, samples: Sequence[Sample]) -> list[FrameChunk] | None:
+        """Chunks of video frames, or None for images."""
+        n_frames = sum(1 for s in samples if s.kind is SampleKind.VIDEO_FRAME)
+        if n_frames == 0:
+            return None
+        if n_frames != len(samples):
+            raise ValueError("cannot embed images and video frames in one pass")
+        min_frames = max(self.batch_size, MIN_CHUNK_FRAMES)
+        return plan_chunks(samples, self.videos, min_frames=min_frames)
+
     def predict_dataloader(self) -> DataLoader[Batch]:
         """All samples, unshuffled, last partial batch kept."""
+        if self.chunks is not None:
+            frames = FrameChunkDataset(
+                self.chunks,
+                infos=self.videos,
+                preprocess=self.preprocess,
+                batch_size=self.batch_size,
+                num_workers=self.num_workers,
+            )
+            return DataLoader(
+                frames,  # type: ignore[arg-type]
+                batch_size=None,  # the dataset yields whole batches, one worker each
+                num_workers=self.num_workers,
+                collate_fn=collate,
+                pin_memory=self.pin_memory,
+            )
         dataset = SampleDataset(self.samples, preprocess=self.preprocess)
         return DataLoader(
             dataset,  # type: ignore[arg-type]

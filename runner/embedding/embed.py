@@ -24,6 +24,7 @@ from lightning.pytorch import Trainer
 
 from runner.config import LightlyConfig
 from runner.datasource.sample import Sample
+from runner.decode.video import VideoInfo
 from runner.embedding.cache import load_cache, save_cache
 from runner.embedding.datamodule import EmbeddingDataModule
 from runner.embedding.device import DevicePlan, plan_device
@@ -104,16 +105,20 @@ def embed(
     checkpoint: str,
     normalize: bool,
     cache_dir: Path,
+    videos: Mapping[Path, VideoInfo] | None = None,
 ) -> EmbeddingResult:
     """Embed ``samples``, reusing cached rows for content embedded before with the same model.
 
     Args:
-        samples: Samples to embed (keys unique; any order).
-        content_hashes: sha256 hex of each sample's file bytes, by key.
+        samples: Samples to embed (keys unique; any order): images, or video frames.
+        content_hashes: sha256 hex of each sample's content, by key (for frames:
+            :func:`runner.datasource.video_samples.frame_content_hashes`).
         cfg: The ``lightly`` config slice (model, loader, trainer, collate, seed).
         checkpoint: ``worker.checkpoint`` path, or "" for the model's own weights.
         normalize: ``worker.normalize_embeddings``.
         cache_dir: Folder of the embedding cache (created if needed).
+        videos: Frame table of every video by path (``VideoInspection.infos_by_path()``);
+            required when ``samples`` are video frames.
 
     Returns:
         Keys and rows sorted by key, model facts and cache statistics.
@@ -130,7 +135,7 @@ def embed(
     cached = table.lookup(hashes) >= 0  # (N,)
     todo = _one_sample_per_content(samples, content_hashes, hashes, cached)
     if todo:
-        new_keys, new_rows = _predict(todo, job=job)  # (K,), (K, D) float32
+        new_keys, new_rows = _predict(todo, job=job, videos=videos)  # (K,), (K, D) float32
         table = table.merged([content_hashes[k] for k in new_keys], new_rows)
         save_cache(cache_file, table)
     rows = table.embeddings[table.lookup(hashes)].astype(np.float32)  # (N, D), fp16 values
@@ -219,6 +224,10 @@ def _quiet_lightning() -> Iterator[None]:
             warnings.filterwarnings(
                 "ignore", message=".*does not have many workers.*", category=PossibleUserWarning
             )
+            # Video frames come from an IterableDataset whose exact length is known (each
+            # worker batches its own share) and whose batches carry their keys.
+            warnings.filterwarnings("ignore", message=".*IterableDataset.*has `__len__` defined.*")
+            warnings.filterwarnings("ignore", message=".*infer the batch indices.*")
             # Lightning 2.6 on torch >= 2.10 touches a deprecated pytree class: not ours to fix.
             warnings.filterwarnings(
                 "ignore", message=r".*isinstance\(treespec, LeafSpec\).*", category=FutureWarning
@@ -229,7 +238,9 @@ def _quiet_lightning() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def _predict(samples: list[Sample], *, job: _Job) -> tuple[list[str], np.ndarray]:
+def _predict(
+    samples: list[Sample], *, job: _Job, videos: Mapping[Path, VideoInfo] | None = None
+) -> tuple[list[str], np.ndarray]:
     """Run ``Trainer.predict`` over ``samples``; return keys and (K, D) float32 rows by key."""
     cfg = job.cfg
     lightning.seed_everything(cfg.seed, verbose=False)
@@ -243,7 +254,7 @@ def _predict(samples: list[Sample], *, job: _Job) -> tuple[list[str], np.ndarray
     module = EmbeddingModule(backbone.module, normalize=job.normalize, channels_last=True)
     preprocess = Preprocess(size=cfg.collate.input_size, mean=backbone.mean, std=backbone.std)
     data = EmbeddingDataModule(
-        samples, loader=cfg.loader, preprocess=preprocess, pin_memory=on_cuda
+        samples, loader=cfg.loader, preprocess=preprocess, pin_memory=on_cuda, videos=videos
     )
     job.work_dir.mkdir(parents=True, exist_ok=True)
     with (

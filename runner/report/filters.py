@@ -39,6 +39,15 @@ def fmt_percent(part: Any, whole: Any) -> str:
     return f"{100.0 * float(part) / float(whole):.1f} %"
 
 
+def fmt_signed_percent(value: Any) -> str:
+    """A relative change as ``+12.3 %`` / ``\u22124.0 %`` (a true minus); else a dash."""
+    if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value):
+        return MISSING
+    percent = round(100.0 * float(value), 1)
+    sign = "+" if percent > 0 else "\u2212" if percent < 0 else "±"
+    return f"{sign}{abs(percent):.1f} %"
+
+
 def fmt_seconds(value: Any) -> str:
     """Seconds as ``0.05 s``, ``12.3 s`` or ``2 min 05 s``."""
     if not isinstance(value, Real) or isinstance(value, bool):
@@ -110,6 +119,7 @@ def to_yaml(value: Any) -> str:
 FILTERS: dict[str, Callable[..., str]] = {
     "number": fmt_number,
     "percent": fmt_percent,
+    "signed_percent": fmt_signed_percent,
     "seconds": fmt_seconds,
     "datetime": fmt_datetime,
     "value": fmt_value,

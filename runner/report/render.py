@@ -22,7 +22,9 @@ import jinja2
 
 from runner.atomic import atomic_write_bytes
 from runner.errors import ConfigError, DataError, MissingDependencyError
-from runner.report import filters
+from runner.report import filters, plots
+from runner.report.view import analysis_view, strategies_view
+from runner.report.view_inputs import inputs_view
 from runner.resources import templates_dir
 
 logger = logging.getLogger(__name__)
@@ -150,10 +152,12 @@ def build_view(*, report: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
     """Values derived from ``report.json`` that are awkward to compute in a template.
 
     Returns:
-        ``thumbnails`` (list of ``{key, src}``, ``src`` None if the file is missing or
-        outside the run directory), ``removed`` (``corrupt``, ``duplicates`` and
-        ``skipped`` listings, each cut to :data:`LIST_LIMIT` with a ``more`` count) and
-        ``list_limit``.
+        ``thumbnails`` (selected samples as ``{key, src}``, ``src`` None if the file is
+        missing or outside the run directory), ``removed`` (``corrupt``, ``duplicates`` and
+        ``skipped`` listings, each cut to :data:`LIST_LIMIT` with a ``more`` count),
+        ``list_limit``, ``analysis`` (dashboard, charts, example pairs; None without
+        ``report.json["analysis"]``), ``strategies`` (per-strategy parts and charts),
+        ``inputs`` (predictions and metadata; None without them) and ``plots_available``.
     """
     counts, samples = report["counts"], report["samples"]
     skipped_by_reason: Mapping[str, int] = counts.get("skipped_by_reason", {})
@@ -163,10 +167,16 @@ def build_view(*, report: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
         )
         for reason, keys in samples.get("skipped", {}).items()
     }
+    thumbnails: Mapping[str, str] = report["thumbnails"]
+
+    def thumb(key: str) -> str | None:
+        rel = thumbnails.get(key)
+        return None if rel is None else _thumbnail_src(run_dir=run_dir, rel=rel)
+
+    selection = report.get("selection", {})
     return {
         "thumbnails": [
-            {"key": key, "src": _thumbnail_src(run_dir=run_dir, rel=rel)}
-            for key, rel in report["thumbnails"].items()
+            {"key": key, "src": thumb(key)} for key in _grid_keys(report=report, shown=thumbnails)
         ],
         "removed": {
             "corrupt": _listing(items=list(samples["corrupt"].items()), total=counts["corrupt"]),
@@ -176,7 +186,25 @@ def build_view(*, report: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
             "skipped": skipped,
         },
         "list_limit": LIST_LIMIT,
+        "analysis": analysis_view(report, thumb=thumb),
+        "strategies": strategies_view(selection.get("strategies", [])),
+        "inputs": inputs_view(report),
+        "plots_available": plots.available(),
     }
+
+
+def _grid_keys(*, report: Mapping[str, Any], shown: Mapping[str, str]) -> list[str]:
+    """Selected keys with a thumbnail, in pick order, at most ``report.n_example_images``.
+
+    Thumbnails of example pairs are listed in ``report.json["thumbnails"]`` too; the grid
+    shows selected samples only (every thumbnailed key if ``samples.selected`` is absent).
+    """
+    samples = report["samples"]
+    keys = [k for k in samples["selected"] if k in shown] if "selected" in samples else list(shown)
+    config = report.get("config")
+    report_cfg = config.get("report") if isinstance(config, Mapping) else None
+    limit = report_cfg.get("n_example_images") if isinstance(report_cfg, Mapping) else None
+    return keys[:limit] if isinstance(limit, int) and limit >= 0 else keys
 
 
 def _listing(*, items: list[tuple[str, Any]], total: int) -> dict[str, Any]:

@@ -5,6 +5,11 @@ every objective for a score per candidate, combines them as ``Π score ** streng
 the argmax; it then asks each objective whether that pick would break its stopping condition
 and, if not, tells every objective about the pick.
 
+Objectives whose scores never change with the picks (``static``: WEIGHTS without a target
+range, SIMILARITY, TYPICALITY) are scored once; the loop multiplies the others in per pick. An
+objective that can find the best row of ``factor · score ** strength`` without scoring every
+row (:class:`LazyArgmax`: DIVERSITY) takes over the argmax when it is the only one that changes.
+
 Indices are local: row ``i`` of the arrays in :class:`ObjectiveContext`. The loop maps them
 back to the caller's indices.
 """
@@ -13,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from runner.config import StrategyEntry
+from runner.inputs.values import InputValues
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,9 @@ class ObjectiveContext:
             # (N, D) float, any scale
         preselected: Rows that count as already selected (the datapool).  # (M,) int64
         seed: The run's seed; objectives draw their randomness from it.
+        values: The entry's input resolved for the same rows (``None`` for EMBEDDINGS).
+        query: SIMILARITY's query embeddings.  # (Q, D) float
+        n_requested: How many rows the loop will pick at most (``None``: no count limit).
     """
 
     index: int
@@ -39,6 +48,9 @@ class ObjectiveContext:
     embeddings: npt.NDArray[np.floating]
     preselected: npt.NDArray[np.int64]
     seed: int
+    values: InputValues | None = None
+    query: npt.NDArray[np.floating] | None = None
+    n_requested: int | None = None
 
 
 class Objective(Protocol):
@@ -47,6 +59,11 @@ class Objective(Protocol):
     @property
     def name(self) -> str:
         """Short name for stop reasons and the report, e.g. ``"DIVERSITY"``."""
+        ...
+
+    @property
+    def static(self) -> bool:
+        """Whether :meth:`scores` is the same before every pick (scored once by the loop)."""
         ...
 
     def scores(self) -> npt.NDArray[np.float64]:
@@ -79,6 +96,32 @@ class Objective(Protocol):
 
     def summary(self) -> dict[str, object]:
         """JSON-friendly facts for the report: what this objective did during the run."""
+        ...
+
+
+@runtime_checkable
+class LazyArgmax(Protocol):
+    """An objective that finds its best row without scoring every row (DIVERSITY)."""
+
+    def argmax(
+        self,
+        *,
+        factor: npt.NDArray[np.float64] | None,
+        strength: float,
+        blocked: npt.NDArray[np.bool_],
+    ) -> tuple[int, float] | None:
+        """The unblocked row with the largest ``factor · score ** strength``, ties: lowest row.
+
+        Args:
+            factor: The product of the static objectives, fixed for the whole loop (the same
+                array object on every call), non-negative and finite; ``None`` for 1.  # (N,)
+            strength: The objective's exponent.
+            blocked: Rows that may not be picked: exactly the rows selected so far.  # (N,)
+
+        Returns:
+            The row and its combined score, or ``None`` when this objective cannot do it for
+            this ``strength`` (the loop then scores every row).
+        """
         ...
 
 

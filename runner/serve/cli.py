@@ -224,7 +224,8 @@ def build_server(args: ServeArgs) -> LightlyServer:
     Raises:
         UserError: unusable certificate, or the address cannot be bound.
     """
-    from runner.serve.server import LightlyServer, make_ssl_context
+    from runner.serve.network import make_ssl_context
+    from runner.serve.server import LightlyServer
     from runner.serve.viewer import Viewer
 
     roots = Roots.resolve(args.input_mount, args.lightly_mount)
@@ -268,7 +269,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script ``lightly-serve``."""
-    from runner.serve.server import is_local_host
+    from runner.serve.network import is_local_host
 
     tokens = list(sys.argv[1:] if argv is None else argv)
     if any(token in ("-h", "--help") for token in tokens):

@@ -9,6 +9,7 @@ the same to the client (404), so probing learns nothing about the rest of the di
 
 from __future__ import annotations
 
+import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,24 @@ def relative_parts(url_path: str) -> tuple[str, ...] | None:
     return parts
 
 
+def _resolve_below(root: str, parts: tuple[str, ...]) -> str:
+    """``realpath(root/parts)`` for a root that is already real: only ``parts`` are checked.
+
+    Walks the components with ``lstat`` (two or three system calls for a typical key) and hands
+    over to ``os.path.realpath`` only at the first symlink, where its target must be followed.
+
+    Raises:
+        OSError: a component does not exist (or cannot be read).
+    """
+    current = root
+    for position, part in enumerate(parts):
+        candidate = f"{current}/{part}" if current != "/" else f"/{part}"
+        if stat.S_ISLNK(os.lstat(candidate).st_mode):
+            return os.path.realpath(os.path.join(candidate, *parts[position + 1 :]), strict=True)
+        current = candidate
+    return current
+
+
 def contained_file(root: Path, parts: tuple[str, ...]) -> Path | None:
     """The regular file ``root/parts`` resolves to, if it stays inside ``root``.
 
@@ -104,14 +123,14 @@ def contained_file(root: Path, parts: tuple[str, ...]) -> Path | None:
     """
     if not parts:
         return None
+    base = str(root)
     try:
-        resolved = root.joinpath(*parts).resolve(strict=True)
-        mode = resolved.stat().st_mode
-    except (OSError, RuntimeError, ValueError):
+        resolved = _resolve_below(base, parts)
+        mode = os.stat(resolved).st_mode
+    except (OSError, ValueError):  # missing, loop (ELOOP), name too long, embedded NUL
         return None
-    if not resolved.is_relative_to(root) or not stat.S_ISREG(mode):
-        return None
-    return resolved
+    inside = resolved.startswith(base.rstrip("/") + "/")
+    return Path(resolved) if inside and stat.S_ISREG(mode) else None
 
 
 def map_url_path(url_path: str, roots: Roots) -> Path | None:

@@ -32,6 +32,12 @@ LAZY_FIELDS = ("file_size",)
 DEFAULT_THUMB_SUFFIX = ".lightly/thumbnails/[filename]_thumb.[extension]"
 
 
+def plain_key(key: str) -> bool:
+    """Whether a key from a run file is a plain relative path (safe to join to a folder)."""
+    parts = key.split("/")
+    return not ("\\" in key or "\x00" in key or any(p in ("", ".", "..") for p in parts))
+
+
 @dataclass
 class SampleUrls:
     """URLs (paths on this server) of a run's originals, Lightly thumbnails and report files."""
@@ -54,7 +60,7 @@ class SampleUrls:
 
     def lightly_thumbnail(self, key: str) -> Path | None:
         """Where Lightly's ``thumbSuffix`` puts this sample's thumbnail."""
-        if not self.thumb_suffix:
+        if not self.thumb_suffix or not plain_key(key):
             return None
         pure = PurePosixPath(key)
         stem = str(pure.with_suffix("")) if pure.suffix else key
@@ -121,6 +127,8 @@ class RunIndex:
         if base is None:
             return sizes
         for i, key in enumerate(self.keys):
+            if not plain_key(key):
+                continue
             try:
                 sizes[i] = (base / key).stat().st_size
             except OSError:

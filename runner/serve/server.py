@@ -2,9 +2,10 @@
 
 One :class:`LightlyServer` (a ``ThreadingHTTPServer``, daemon threads, a deep accept backlog
 for browsers that open many connections at once) answers ``GET``, ``HEAD`` and ``OPTIONS``.
-Every response carries CORS headers; errors carry no-store headers; files are streamed with
-``socket.sendfile`` (zero-copy without TLS, chunked with it), never read whole. With TLS the
-handshake happens in the connection's own thread, so one slow client cannot stall ``accept``.
+Every response carries CORS headers; errors carry no-store headers; files over 256 KiB are
+streamed with ``socket.sendfile`` (zero-copy without TLS, chunked with it), never read whole.
+With TLS the handshake happens in the connection's own thread, so one slow client cannot stall
+``accept`` (the context comes from :func:`runner.serve.network.make_ssl_context`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ CORS_HEADERS: tuple[tuple[str, str], ...] = (
 _DEFAULT_ALLOWED_HEADERS = "Range, If-None-Match, If-Modified-Since, If-Range, Content-Type"
 HANDSHAKE_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 60.0
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "ip6-localhost"})
+# Up to this size a file is sent from one buffer: cheaper than sendfile's poll set-up on a
+# socket with a timeout. Larger files (and ranges) are streamed with sendfile.
+SMALL_FILE_BYTES = 256 * 1024
 
 
 class LightlyServeHandler(BaseHTTPRequestHandler):
@@ -44,6 +47,9 @@ class LightlyServeHandler(BaseHTTPRequestHandler):
 
     server: LightlyServer
     protocol_version = "HTTP/1.1"  # keep-alive: a thumbnail grid reuses a few connections
+    # Headers and body are two writes; with Nagle on, keep-alive waits ~40 ms per request for the
+    # client's delayed ACK.
+    disable_nagle_algorithm = True
     server_version = "lightly-serve"
     timeout = IDLE_TIMEOUT_S
 
@@ -54,6 +60,8 @@ class LightlyServeHandler(BaseHTTPRequestHandler):
     def send_response(self, code: int, message: str | None = None) -> None:
         """Start a response; CORS on every one, and no-store on every error."""
         super().send_response(code, message)
+        if self.close_connection:  # the client asked for it (or spoke HTTP/1.0): say so
+            self.send_header("Connection", "close")
         for name, value in CORS_HEADERS:
             self.send_header(name, value)
         if code >= 400:
@@ -176,7 +184,11 @@ class LightlyServeHandler(BaseHTTPRequestHandler):
             if head or plan.length == 0:
                 return
             try:
-                self.connection.sendfile(handle, plan.offset, plan.length)
+                if plan.length <= SMALL_FILE_BYTES:  # thumbnails: one read, one write
+                    handle.seek(plan.offset)
+                    self.wfile.write(handle.read(plan.length))
+                else:  # videos, big images: zero-copy, never in memory
+                    self.connection.sendfile(handle, plan.offset, plan.length)
             except (BrokenPipeError, ConnectionResetError, TimeoutError, ssl.SSLError):
                 self.close_connection = True  # the client went away mid-file (video seeking)
 
@@ -251,27 +263,6 @@ class LightlyServer(ThreadingHTTPServer):
         if isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
-
-
-def make_ssl_context(cert: str | Path, key: str | Path | None) -> ssl.SSLContext:
-    """A server TLS context (TLS 1.2+) from a PEM certificate and key.
-
-    Args:
-        cert: Certificate chain (PEM); may also hold the key.
-        key: Private key (PEM), or ``None`` when ``cert`` holds it.
-
-    Raises:
-        ssl.SSLError, OSError: unreadable or mismatched files.
-    """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(certfile=str(cert), keyfile=str(key) if key else None)
-    return context
-
-
-def is_local_host(host: str) -> bool:
-    """Whether binding ``host`` keeps the server on this machine (loopback only)."""
-    return host in LOCAL_HOSTS or host.startswith("127.")
 
 
 @contextmanager

@@ -43,9 +43,11 @@ function formatValue(name, value) {
 }
 
 function thumbImage(url, alt) {
-  const img = el("img", { class: "thumb", loading: "lazy", decoding: "async", alt: alt });
-  img.addEventListener("error", () => { img.classList.add("broken"); img.removeAttribute("src"); });
-  if (url) img.src = url; else img.classList.add("broken");
+  const placeholder = () => el("span", { class: "thumb broken", role: "img", "aria-label": `no image: ${alt}` });
+  if (!url) return placeholder();
+  const img = el("img", { class: "thumb", loading: "lazy", decoding: "async", alt: alt, src: url });
+  // A corrupt or missing file becomes a hatched placeholder, not the browser's broken icon.
+  img.addEventListener("error", () => img.replaceWith(placeholder()));
   return img;
 }
 
@@ -77,7 +79,8 @@ function renderDatasource(ds) {
   for (const run of ds.runs) {
     const c = run.counts || {};
     body.append(el("tr", { "data-ref": run.ref },
-      el("td", {}, el("a", { href: run.viewer_url, class: "run-link" }, run.run_id), run.latest ? [" ", el("span", { class: "badge latest" }, "latest")] : null),
+      el("td", {}, run.has_report ? el("a", { href: run.viewer_url, class: "run-link" }, run.run_id) : run.run_id,
+        run.latest ? [" ", el("span", { class: "badge latest" }, "latest")] : null),
       el("td", {}, el("span", { class: `badge ${run.state}` }, run.state)),
       el("td", {}, run.started_at || "–"),
       el("td", {}, run.dataset ? `${run.dataset.name} (${run.dataset.type})` : "–"),
@@ -177,7 +180,14 @@ async function loadPage() {
   writeHash();
   const grid = document.getElementById("grid");
   grid.setAttribute("aria-busy", "true");
-  const data = await runApi("samples", { filter: state.filter, sort: state.sort, order: state.order, offset: state.page * state.size, limit: state.size });
+  let data;
+  try {
+    data = await runApi("samples", { filter: state.filter, sort: state.sort, order: state.order, offset: state.page * state.size, limit: state.size });
+  } catch (error) {
+    grid.replaceChildren(el("p", { class: "error" }, `Could not load samples: ${error.message}`));
+    grid.removeAttribute("aria-busy");
+    return;
+  }
   grid.replaceChildren(...data.items.map(renderCell));
   if (data.items.length === 0) grid.append(el("p", { class: "muted" }, "No samples in this view."));
   grid.removeAttribute("aria-busy");
@@ -314,6 +324,7 @@ function drawMap() {
       ctx.beginPath(); ctx.arc(px, py, r, 0, 2 * Math.PI); ctx.fill();
     }
   }
+  canvas.dataset.points = String(state.map.n); // drawn (tests and screenshots wait for it)
   const current = state.key !== null ? state.map.index.get(state.key) : undefined;
   if (current !== undefined) {
     const [px, py] = project(current, width, height);

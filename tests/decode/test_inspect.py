@@ -15,7 +15,8 @@ from PIL import Image
 
 from runner.datasource.discover import discover
 from runner.datasource.sample import Sample, SampleKind
-from runner.decode.inspect import FileInfo, inspect_files
+from runner.decode.inspect import CACHE_FORMAT, FileInfo, inspect_files
+from runner.decode.metrics import ALL_METRICS, HEADER_METRICS
 
 
 def _image(path: Path, *, seed: int, size: tuple[int, int] = (12, 8), fmt: str = "PNG") -> Path:
@@ -56,13 +57,18 @@ def test_hashes_sizes_and_corrupt_files(input_dir: Path) -> None:
     for sample in samples:
         expected = hashlib.sha256(sample.path.read_bytes()).hexdigest()
         assert infos[sample.key].sha256 == expected
-    assert infos["good.png"] == FileInfo(infos["good.png"].sha256, 12, 8, None)
+    good = infos["good.png"]
+    assert good == FileInfo(good.sha256, 12, 8, None, metrics=good.metrics)
+    assert sorted(good.metrics) == sorted(ALL_METRICS)
+    assert (good.metrics["width"], good.metrics["height"]) == (12, 8)
+    assert good.metrics["sizeInBytes"] == (input_dir / "good.png").stat().st_size
     assert (infos["sub/photo.jpg"].width, infos["sub/photo.jpg"].height) == (20, 10)
     truncated = infos["truncated.jpg"]
     assert truncated.is_corrupt
     assert truncated.error is not None
     assert truncated.error.startswith("OSError: image file is truncated")
     assert (truncated.width, truncated.height) == (0, 0)
+    assert truncated.metrics == {}
     noise = infos["noise.png"]
     assert noise.error == "UnidentifiedImageError: cannot identify image file"
 
@@ -74,6 +80,7 @@ def test_header_only_mode_misses_truncation_but_not_garbage(input_dir: Path) -> 
 
     assert infos["truncated.jpg"].error is None
     assert (infos["truncated.jpg"].width, infos["truncated.jpg"].height) == (64, 48)
+    assert sorted(infos["good.png"].metrics) == sorted(HEADER_METRICS)  # no pixels decoded
     assert infos["noise.png"].is_corrupt
 
 
@@ -112,7 +119,9 @@ def test_second_call_is_answered_from_the_cache(input_dir: Path, tmp_path: Path)
     assert first.cache_hits == 0
     assert second.cache_hits == len(samples)
     assert second.infos == first.infos
-    entries = json.loads(cache.read_text())
+    content = json.loads(cache.read_text())
+    assert content["format"] == CACHE_FORMAT
+    entries = content["entries"]
     assert sorted(entries) == [s.key for s in samples]
     good = next(s for s in samples if s.key == "good.png")
     assert entries["good.png"] == [
@@ -123,7 +132,9 @@ def test_second_call_is_answered_from_the_cache(input_dir: Path, tmp_path: Path)
         8,
         None,
         True,
+        first.infos["good.png"].metrics,
     ]
+    assert second.infos["good.png"].metrics == first.infos["good.png"].metrics  # round trip
     assert [p.name for p in cache.parent.iterdir()] == ["inspect.json"]  # no temp files left
 
 
@@ -170,12 +181,18 @@ def test_cache_keeps_only_the_current_samples(input_dir: Path, tmp_path: Path) -
     result = inspect_files(samples[:2], cache_file=cache, num_threads=2)
 
     assert result.cache_hits == 2
-    assert sorted(json.loads(cache.read_text())) == [s.key for s in samples[:2]]
+    assert sorted(json.loads(cache.read_text())["entries"]) == [s.key for s in samples[:2]]
 
 
 @pytest.mark.parametrize(
     "content",
-    [b"{not json", b"\xff\xfe\x00", b"[1, 2]", b'{"good.png": [1, 2, "x"]}'],
+    [
+        b"{not json",
+        b"\xff\xfe\x00",
+        b"[1, 2]",
+        b'{"format": 2, "entries": {"good.png": [1, 2, "x"]}}',
+        b'{"format": 2, "entries": {"good.png": [1, 2, "a", 4, 4, null, true, {"x": "y"}]}}',
+    ],
 )
 def test_damaged_cache_is_ignored_with_a_warning(
     input_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, content: bytes
@@ -190,7 +207,22 @@ def test_damaged_cache_is_ignored_with_a_warning(
     assert result.cache_hits == 0
     assert result.infos["good.png"].error is None
     assert any("inspection cache" in r.getMessage() for r in caplog.records)
-    assert sorted(json.loads(cache.read_text())) == [s.key for s in samples]  # repaired
+    assert sorted(json.loads(cache.read_text())["entries"]) == [s.key for s in samples]  # repaired
+
+
+def test_cache_of_an_older_format_is_ignored_and_rebuilt(input_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "inspect.json"
+    samples = _samples(input_dir)
+    good = next(s for s in samples if s.key == "good.png")
+    old_entry = [good.size, good.mtime_ns, "0" * 64, 12, 8, None, True]  # format 1: no metrics
+    cache.write_text(json.dumps({"good.png": old_entry}))
+
+    result = inspect_files(samples, cache_file=cache, num_threads=2)
+
+    assert result.cache_hits == 0
+    assert result.infos["good.png"].sha256 != "0" * 64
+    assert "sharpness" in result.infos["good.png"].metrics
+    assert json.loads(cache.read_text())["format"] == CACHE_FORMAT
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, bytes | None, int]]:

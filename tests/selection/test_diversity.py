@@ -95,7 +95,7 @@ def test_summary_reports_pick_distances() -> None:
     pairwise = np.linalg.norm(x[picks][:, None] - x[picks][None, :], axis=2)
     true_min = pairwise[np.triu_indices(5, k=1)].min()
     assert summary["final_min_distance"] == pytest.approx(true_min, abs=1e-5)
-    assert summary["backend"] == "numpy"
+    assert summary["backend"] == "numpy-lazy"
 
 
 def test_unit_float32_normalises_only_when_needed() -> None:

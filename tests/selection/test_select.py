@@ -218,4 +218,4 @@ def test_per_strategy_report() -> None:
     assert info["strength"] == 1.0
     assert info["params"] == {"strategy.stopping_condition_minimum_distance": 0.1}
     assert info["start"] == "random first pick (seed 0)"
-    assert info["backend"] == "numpy"
+    assert info["backend"] == "numpy-lazy"

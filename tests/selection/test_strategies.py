@@ -13,6 +13,7 @@ from runner.config import (
     SelectionStrategy,
     StrategyEntry,
     StrategyType,
+    TargetRange,
     ThresholdOperation,
 )
 from runner.errors import ConfigError
@@ -102,15 +103,9 @@ def test_strength_must_be_finite() -> None:
     assert "strength must be finite" in error(config(entry(strength=2e9)))
 
 
-def test_not_implemented_pair() -> None:
-    scores = entry(InputType.SCORES, StrategyType.WEIGHTS)
-    assert error(config(scores)) == (
-        "selection.strategies[0]: WEIGHTS on SCORES is not implemented yet in lightly-runner"
-        " (implemented: EMBEDDINGS→DIVERSITY)"
-    )
-    assert "SIMILARITY on EMBEDDINGS is not implemented yet" in error(
-        config(entry(strategy_type=StrategyType.SIMILARITY))
-    )
+def test_every_allowed_pair_is_implemented() -> None:
+    allowed = {(key, strategy) for key, strategies in ALLOWED.items() for strategy in strategies}
+    assert allowed == set(IMPLEMENTED)
 
 
 def test_object_level_diversity_is_not_implemented() -> None:
@@ -124,9 +119,19 @@ def _minimal(input_key: str, strategy: StrategyType) -> StrategyEntry:
     itype, _, name = input_key.partition("+")
     e = entry(InputType(itype), strategy)
     e.input.name = name or None
+    if itype in ("SCORES", "PREDICTIONS"):
+        e.input.task = "task"
+    if itype == "SCORES":
+        e.input.score = "uncertainty_margin"
+    if itype == "METADATA":
+        e.input.key = "lightly.sharpness"
     if strategy is StrategyType.THRESHOLD:
         e.strategy.threshold = 0.5
         e.strategy.operation = ThresholdOperation.BIGGER
+    if strategy is StrategyType.BALANCE:
+        e.strategy.target = {"a": 0.5}
+    if strategy is StrategyType.SIMILARITY:
+        e.input.tag_name = "query-tag"
     return e
 
 
@@ -135,13 +140,81 @@ def _minimal(input_key: str, strategy: StrategyType) -> StrategyEntry:
 )
 def test_whole_matrix(key: str, strategy: StrategyType) -> None:
     cfg = config(_minimal(key, strategy))
-    if (key, strategy) in IMPLEMENTED:
+    if strategy in ALLOWED[key]:
         validate_selection(cfg)
-        assert strategy in BUILDERS
-    elif strategy in ALLOWED[key]:
-        assert "is not implemented yet" in error(cfg)
+        assert strategy in BUILDERS or strategy is StrategyType.THRESHOLD
     else:
         assert "cannot use input" in error(cfg)
+
+
+@pytest.mark.parametrize(
+    ("input_type", "missing"),
+    [("SCORES", "task"), ("METADATA", "key"), ("PREDICTIONS", "task")],
+)
+def test_required_input_fields(input_type: str, missing: str) -> None:
+    e = _minimal(
+        "PREDICTIONS+CATEGORY_COUNT" if input_type == "PREDICTIONS" else input_type,
+        StrategyType.WEIGHTS,
+    )
+    setattr(e.input, missing, None)
+    assert error(config(e)) == f"selection.strategies[0].input: {input_type} needs {missing}"
+
+
+def test_similarity_needs_a_valid_tag_name() -> None:
+    e = _minimal("EMBEDDINGS", StrategyType.SIMILARITY)
+    e.input.tag_name = None
+    assert "SIMILARITY needs tag_name" in error(config(e))
+    for bad in ("ab", "../etc", "tag/sub", "-x-"):
+        e.input.tag_name = bad
+        assert "tag_name" in error(config(e))
+    e.input.tag_name = "initial-tag 2024.01"
+    e.input.dataset_id = "0123456789abcdef01234567"
+    validate_selection(config(e))
+
+
+def test_balance_target_and_distribution() -> None:
+    e = _minimal("METADATA", StrategyType.BALANCE)
+    e.strategy.target = None
+    assert "BALANCE needs target" in error(config(e))
+    e.strategy.target = {"a": 0.7, "b": 0.5}
+    assert "target fractions sum to 1.2" in error(config(e))
+    e.strategy.target = {"a": -0.1}
+    assert "target fractions must be numbers in [0, 1]" in error(config(e))
+    e.strategy.target = {"a": 0.5}
+    e.strategy.distribution = "UNIFORM"  # type: ignore[assignment]
+    assert "target applies only to distribution TARGET" in error(config(e))
+    e.strategy.target = None
+    validate_selection(config(e))
+    e.strategy.distribution = "EVEN"  # type: ignore[assignment]
+    assert "unknown distribution 'EVEN'" in error(config(e))
+
+
+def test_target_range_bounds() -> None:
+    e = _minimal("SCORES", StrategyType.WEIGHTS)
+    e.strategy.target_range = TargetRange(min_sum=5.0, max_sum=2.0)
+    assert "target_range min_sum 5 > max_sum 2" in error(config(e))
+    e.strategy.target_range = TargetRange(min_sum=-1.0)
+    assert "target_range bounds must be >= 0" in error(config(e))
+    e.strategy.target_range = TargetRange(max_sum=3.0)
+    validate_selection(config(e))
+
+
+def test_threshold_operation_and_value() -> None:
+    e = _minimal("SCORES", StrategyType.THRESHOLD)
+    e.strategy.operation = "GREATER"  # type: ignore[assignment]
+    assert "unknown operation 'GREATER'" in error(config(e))
+    e.strategy.operation = ThresholdOperation.SMALLER
+    e.strategy.threshold = float("nan")
+    assert "threshold must be a finite number" in error(config(e))
+
+
+def test_stopping_conditions_allow_unlimited_counts() -> None:
+    weights = _minimal("SCORES", StrategyType.WEIGHTS)
+    weights.strategy.stopping_condition_max_sum = 10.0
+    validate_selection(config(weights, n=-1))
+    typicality = _minimal("EMBEDDINGS", StrategyType.TYPICALITY)
+    typicality.strategy.stopping_condition_minimum_typicality = 0.5
+    validate_selection(config(typicality, n=-1))
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,9 @@ from urllib.parse import quote
 import pytest
 
 from runner.serve.files import parse_range
+from runner.serve.network import make_ssl_context
 from runner.serve.paths import Roots
-from runner.serve.server import LightlyServer, make_ssl_context, running_server
+from runner.serve.server import LightlyServer, running_server
 from runner.serve.viewer import Viewer
 
 SECRET = b"TOP SECRET: outside both roots"
@@ -87,6 +88,8 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Tree:
     (inp / "link_inside.png").symlink_to(inp / "cam1" / "a.png")
     (inp / "link_outside.txt").symlink_to(outside / "secret.txt")
     (inp / "dirlink").symlink_to(outside, target_is_directory=True)
+    (inp / "alias").symlink_to(inp / "cam1", target_is_directory=True)
+    (inp / "chain.txt").symlink_to(inp / "link_outside.txt")
     (inp / "_lightly").mkdir()
     (inp / "_lightly" / "data.txt").write_text("data under the viewer prefix")
     (inp / "_lightly" / "api").mkdir()
@@ -121,6 +124,7 @@ TRAVERSALS = [
     "/cam1/a.png%00",
     "/link_outside.txt",
     "/dirlink/secret.txt",
+    "/chain.txt",
     "/_lightly/raw/../outside/secret.txt",
     "/_lightly/raw/%2e%2e/outside/secret.txt",
     "http://127.0.0.1/../outside/secret.txt",
@@ -300,14 +304,30 @@ def test_404_is_never_cached_and_has_cors(server: LightlyServer) -> None:
     assert b"missing" not in reply.body  # the request is not echoed
 
 
+def test_keep_alive_and_connection_close(server: LightlyServer, tree: Tree) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    try:
+        for _ in range(3):  # one connection, several requests (a thumbnail grid)
+            conn.request("GET", "/cam1/a.png")
+            reply = conn.getresponse()
+            assert reply.read() == tree.png and not reply.will_close
+        conn.request("GET", "/shared.txt", headers={"Connection": "close"})
+        reply = conn.getresponse()
+        assert reply.getheader("Connection") == "close" and reply.will_close
+        assert reply.read() == b"from input"
+    finally:
+        conn.close()
+
+
 def test_write_methods_are_refused(server: LightlyServer) -> None:
     reply = request(server, "/cam1/a.png", method="POST")
     assert reply.status == 405 and "GET" in reply.headers["Allow"]
     assert request(server, "/cam1/a.png", method="DELETE").status == 405
 
 
-def test_symlink_inside_the_root_is_served(server: LightlyServer, tree: Tree) -> None:
+def test_symlinks_inside_the_root_are_served(server: LightlyServer, tree: Tree) -> None:
     assert request(server, "/link_inside.png").body == tree.png
+    assert request(server, "/alias/a.png").body == tree.png  # a folder symlink
 
 
 def test_input_mount_wins_over_lightly_mount(server: LightlyServer) -> None:

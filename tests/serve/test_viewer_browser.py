@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_viewer_api import RealRun, make_real_run
 
 from runner.serve.paths import Roots
 from runner.serve.server import LightlyServer, running_server
 from runner.serve.viewer import Viewer
-from test_viewer_api import RealRun, make_real_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [

@@ -1,0 +1,207 @@
+"""Benchmark: DIVERSITY (k-center greedy) of lightly-runner against ``lightly-mundig`` 0.1.16.
+
+Both engines select from the same embeddings in the same run, each in a fresh subprocess
+(peak memory is per process): ours through ``runner.selection.select.select``, mundig through
+``Selection.add_diversifying_strategy`` + ``run_selection`` in the peers venv
+(``../shared/tools/peers-venv.sh``; never a project dependency). Both start from row 0 (mundig
+always does; ours gets row 0 as its one preselected row), so both run the same greedy and the
+minimum pairwise distances are comparable. Data: L2-normalised Gaussian noise (the worst case:
+every point is far from every other) and a clustered mixture with a decaying spectrum (like
+real embeddings). Results replace the ``## Selection speed`` section of ``docs/benchmarks.md``.
+
+Usage: ``python benchmarks/selection_speed.py [--cases random:100000:512:10000 ...]
+[--peers DIR] [--no-mundig CASE ...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+REPO = Path(__file__).resolve().parents[1]
+SECTION = "## Selection speed"
+DEFAULT_CASES = [
+    "random:100000:512:10000",
+    "clustered:100000:512:10000",
+    "clustered:1000000:256:1000",
+]
+
+OURS = """
+import json, resource, sys, time
+import numpy as np
+from runner.config import (InputType, SelectionConfig, SelectionInput, SelectionStrategy,
+                           StrategyEntry, StrategyType)
+from runner.selection.select import select
+x = np.load(sys.argv[1])
+k = int(sys.argv[2])
+entry = StrategyEntry(input=SelectionInput(type=InputType.EMBEDDINGS),
+                      strategy=SelectionStrategy(type=StrategyType.DIVERSITY))
+start = time.perf_counter()
+result = select(embeddings=x, cfg=SelectionConfig(n_samples=k - 1, strategies=[entry]), seed=0,
+                preselected=[0])
+seconds = time.perf_counter() - start
+np.save(sys.argv[3], np.array([0, *result.indices]))
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({"seconds": seconds, "rss_gb": rss, "backend": result.per_strategy[0]["backend"]}))
+"""
+
+MUNDIG = """
+import json, resource, sys, time
+import numpy as np
+import lightly_mundig
+x = np.load(sys.argv[1])
+k = int(sys.argv[2])
+start = time.perf_counter()
+selection = lightly_mundig.Selection()
+selection.add_diversifying_strategy(x, 1.0, None)
+ingest = time.perf_counter() - start
+picks = selection.run_selection([], x.shape[0], k)
+seconds = time.perf_counter() - start
+np.save(sys.argv[3], np.array(picks))
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({"seconds": seconds, "ingest_s": ingest, "rss_gb": rss}))
+"""
+
+
+def make_data(kind: str, n: int, d: int, seed: int = 0) -> npt.NDArray[np.float32]:
+    """Unit rows: Gaussian noise, or 1000 clusters of varied spread on a decaying spectrum."""
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        x = rng.standard_normal((n, d), dtype=np.float32)
+    else:
+        spectrum = (1.0 / np.arange(1, d + 1) ** 0.8).astype(np.float32)  # (d,)
+        centres = 3 * rng.standard_normal((1000, d), dtype=np.float32) * spectrum
+        labels = rng.integers(0, 1000, n)
+        spread = rng.uniform(0.3, 1.0, 1000).astype(np.float32)
+        x = centres[labels]
+        for start in range(0, n, 100_000):  # bounded memory for N = 1M
+            block = slice(start, start + 100_000)
+            noise = rng.standard_normal((x[block].shape[0], d), dtype=np.float32)
+            x[block] += noise * spectrum * spread[labels[block], None]
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def min_pairwise(x: npt.NDArray[np.float32], rows: npt.NDArray[np.int64]) -> float:
+    """Minimum Euclidean distance between two selected rows, in float64, blocked."""
+    s = x[rows].astype(np.float64)  # (k, D)
+    best = np.inf
+    for start in range(0, len(rows), 2000):
+        block = s[start : start + 2000]  # (b, D)
+        d2 = 2.0 - 2.0 * block @ s.T  # (b, k) unit rows
+        d2[np.arange(block.shape[0]), start + np.arange(block.shape[0])] = np.inf
+        best = min(best, float(d2.min()))
+    return float(np.sqrt(max(best, 0.0)))
+
+
+def run_engine(python: str, code: str, data: Path, k: int, out: Path) -> dict[str, float]:
+    """Run one engine in a fresh process; its JSON line plus the picks."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [python, "-c", code, str(data), str(k), str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(case: str, peers: Path | None, workdir: Path) -> dict[str, object]:
+    kind, n, d, k = case.split(":")
+    x = make_data(kind, int(n), int(d))
+    data = workdir / "x.npy"
+    np.save(data, x)
+    row: dict[str, object] = {"case": case, "kind": kind, "n": int(n), "d": int(d), "k": int(k)}
+    ours = run_engine(sys.executable, OURS, data, int(k), workdir / "ours.npy")
+    row |= {f"ours_{key}": value for key, value in ours.items()}
+    row["ours_min_distance"] = min_pairwise(x, np.load(workdir / "ours.npy"))
+    if peers is not None:
+        theirs = run_engine(str(peers / "bin" / "python"), MUNDIG, data, int(k), workdir / "m.npy")
+        row |= {f"mundig_{key}": value for key, value in theirs.items()}
+        row["mundig_min_distance"] = min_pairwise(x, np.load(workdir / "m.npy"))
+        row["ratio"] = float(ours["seconds"]) / float(theirs["seconds"])
+    return row
+
+
+def _cell(row: dict[str, object], key: str, fmt: str) -> str:
+    value = row.get(key)
+    return "—" if value is None else format(float(value), fmt)  # type: ignore[arg-type]
+
+
+def replace_section(section: str) -> None:
+    """Replace (or append) one ``## `` section of docs/benchmarks.md, leaving the rest."""
+    doc = REPO / "docs" / "benchmarks.md"
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    title = section.splitlines()[0]
+    if title in text:
+        head, _, rest = text.partition(title)
+        nxt = rest.find("\n## ")
+        text = head + section + (rest[nxt + 1 :] if nxt >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    doc.write_text(text)
+
+
+def write_section(rows: list[dict[str, object]], command: str) -> None:
+    load = os.getloadavg()[0]
+    lines = [
+        SECTION,
+        "",
+        f"Machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}, no GPU; 1-min load average {load:.1f} at the"
+        f" start (the machine is shared: wall times vary run to run). Date:"
+        f" {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`.",
+        "",
+        "DIVERSITY, k-center greedy from row 0, same embeddings (float32, unit rows), each"
+        " engine in its own process. Time: whole selection (mundig: ingest + run). Min dist:"
+        " minimum pairwise Euclidean distance of the selected set (higher is better). RSS:"
+        " peak resident memory of the process, embeddings included.",
+        "",
+        "| data | N | D | k | ours (s) | mundig (s) | ours / mundig | ours min dist "
+        "| mundig min dist | ours RSS (GB) | mundig RSS (GB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['kind']} | {r['n']} | {r['d']} | {r['k']} | {_cell(r, 'ours_seconds', '.1f')}"
+            f" | {_cell(r, 'mundig_seconds', '.1f')} | {_cell(r, 'ratio', '.3f')}"
+            f" | {_cell(r, 'ours_min_distance', '.4f')} | {_cell(r, 'mundig_min_distance', '.4f')}"
+            f" | {_cell(r, 'ours_rss_gb', '.2f')} | {_cell(r, 'mundig_rss_gb', '.2f')} |"
+        )
+    replace_section("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", nargs="+", default=DEFAULT_CASES, help="kind:N:D:k")
+    parser.add_argument("--peers", type=Path, default=Path(tempfile.gettempdir()) / "peers-venv")
+    parser.add_argument("--no-mundig", nargs="*", default=[], help="cases to run ours only")
+    parser.add_argument("--no-write", action="store_true", help="print, do not touch docs")
+    args = parser.parse_args()
+    if not (args.peers / "bin" / "python").exists():
+        sys.exit(f"no peers venv at {args.peers}: run ../shared/tools/peers-venv.sh {args.peers}")
+    rows = []
+    for case in args.cases:
+        with tempfile.TemporaryDirectory() as tmp:
+            peers = None if case in args.no_mundig else args.peers
+            row = measure(case, peers, Path(tmp))
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    if not args.no_write:
+        write_section(rows, "python " + " ".join(sys.argv))
+
+
+if __name__ == "__main__":
+    main()
