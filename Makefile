@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEMO ?= $(CURDIR)/demo
 N ?= 20
 
-.PHONY: demo test lint install clean-demo
+.PHONY: demo test lint install system-deps clean-demo
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,7 +25,10 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check runner hydra_plugins tests examples benchmarks
 	$(VENV)/bin/mypy
 
-test: lint
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: system-deps lint
 	$(PY) -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$rc

@@ -46,7 +46,7 @@ def test_lightly_dicts_with_a_typo_fail_with_a_hint(mounts: Mounts) -> None:
         input_mount=str(mounts.input_mount), lightly_mount=str(mounts.lightly_mount)
     )
     client.set_local_config(relative_path="cam1", purpose=DatasourcePurpose.INPUT_OUTPUT)
-    with pytest.raises(ConfigError, match="did you mean 'worker.remove_exact_duplicates'"):
+    with pytest.raises(ConfigError, match=r"did you mean 'worker\.remove_exact_duplicates'"):
         client.schedule_compute_worker_run(
             worker_config={"remove_exact_duplicate": True},
             selection_config={"n_samples": 2, "strategies": []},

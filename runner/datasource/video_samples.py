@@ -20,11 +20,13 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from runner.datasource.duplicates import find_exact_duplicates
 from runner.datasource.sample import Sample, SampleKind
 from runner.datasource.videos import VideoFile, frame_name
 from runner.decode.video import VideoInfo
-from runner.decode.video_inspect import VideoInspection
+from runner.decode.video_inspect import VideoInspection, inspect_videos
 from runner.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -167,3 +169,81 @@ def frame_hash_infos(hashes: Mapping[str, str]) -> dict[str, FrameHash]:
     """``find_exact_duplicates(keys, frame_hash_infos(hashes))``: frames of byte-identical
     videos are duplicates of the first such frame in key order."""
     return {key: FrameHash(sha256=digest) for key, digest in hashes.items()}
+
+
+@dataclass(frozen=True)
+class VideoCandidates:
+    """Everything the pipeline needs about the frames of a ``VIDEOS`` datasource.
+
+    Attributes:
+        inspection: Per-video frame tables and failures (``inspection.infos_by_path()`` for
+            ``embed``, frame export and thumbnails; ``inspection.usable()`` by video key for
+            sequences and the timeline).
+        samples: Candidate frames (usable, not duplicates), sorted by key.
+        content_hashes: Content hash of every frame in ``samples``, by key.
+        corrupt_samples: Frame name -> reason (``corrupt_samples`` of the corruptness file).
+        corrupt_videos: Video key -> reason (``corrupt_videos`` of the corruptness file).
+        duplicates: Frame key -> the kept frame it duplicates (copies of a video).
+    """
+
+    inspection: VideoInspection
+    samples: list[Sample]
+    content_hashes: dict[str, str]
+    corrupt_samples: dict[str, str]
+    corrupt_videos: dict[str, str]
+    duplicates: dict[str, str]
+
+
+def prepare_frames(
+    videos: Sequence[VideoFile],
+    *,
+    cache_file: Path | None,
+    check_corruptness: bool,
+    corruption_threshold: float,
+    num_threads: int,
+    frame_stride: int = 1,
+    target_fps: float | None = None,
+    remove_exact_duplicates: bool = True,
+) -> VideoCandidates:
+    """Inspect the videos and list their candidate frames: the video half of ``prepare``.
+
+    Args:
+        videos: ``Discovery.videos``.
+        cache_file: ``<lightly datasource>/.lightly/cache/video_inspect.json``.
+        check_corruptness: ``worker.enable_corruptness_check``.
+        corruption_threshold: ``worker.corruptness_check.corruption_threshold``.
+        num_threads: Videos inspected at once (``lightly.loader.num_workers``; -1: all CPUs).
+        frame_stride: ``worker.video.frame_stride``.
+        target_fps: ``worker.video.target_fps``.
+        remove_exact_duplicates: ``worker.remove_exact_duplicates`` (frames of copies).
+
+    Returns:
+        The inspection, the candidate frames and their hashes, and what was left out.
+
+    Raises:
+        ConfigError: Invalid stride or frame rate.
+    """
+    check_video_options(frame_stride=frame_stride, target_fps=target_fps)
+    inspection = inspect_videos(
+        videos,
+        cache_file=cache_file,
+        check_corruptness=check_corruptness,
+        corruption_threshold=corruption_threshold,
+        num_threads=num_threads,
+    )
+    frames = frame_samples(videos, inspection, frame_stride=frame_stride, target_fps=target_fps)
+    hashes = frame_content_hashes(frames, inspection)
+    duplicates = (
+        find_exact_duplicates(list(hashes), frame_hash_infos(hashes))
+        if remove_exact_duplicates
+        else {}
+    )
+    kept = [s for s in frames if s.key not in duplicates]
+    return VideoCandidates(
+        inspection=inspection,
+        samples=kept,
+        content_hashes={s.key: hashes[s.key] for s in kept},
+        corrupt_samples=inspection.corrupt_samples(),
+        corrupt_videos=inspection.corrupt_videos(),
+        duplicates=duplicates,
+    )

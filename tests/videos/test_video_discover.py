@@ -23,6 +23,7 @@ from runner.datasource.video_samples import (
     frame_content_hashes,
     frame_hash_infos,
     frame_samples,
+    prepare_frames,
     subsample_indices,
 )
 from runner.decode.video import VideoInfo
@@ -141,3 +142,34 @@ def test_frame_content_hashes_follow_the_bytes_not_the_name(tmp_path: Path) -> N
     assert len(set(hashes.values())) == 6 + 7
     duplicates = find_exact_duplicates(list(hashes), frame_hash_infos(hashes))
     assert duplicates == {f"one-{i}-mp4.png": f"copy-{i}-mp4.png" for i in range(6)}
+
+
+def test_prepare_frames_drops_corrupt_videos_and_copies(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    write_video(root / "a.mp4", numbered_frames(30))
+    (root / "copy.mp4").write_bytes((root / "a.mp4").read_bytes())
+    (root / "cut.mp4").write_bytes((root / "a.mp4").read_bytes()[:2000])
+    found = discover(root, dataset_type=DatasetType.VIDEOS)
+    cache = tmp_path / "lightly" / ".lightly" / "cache" / "video_inspect.json"
+    prepared = prepare_frames(
+        found.videos,
+        cache_file=cache,
+        check_corruptness=True,
+        corruption_threshold=0.1,
+        num_threads=-1,
+        frame_stride=10,
+    )
+    assert [s.key for s in prepared.samples] == ["a-00-mp4.png", "a-10-mp4.png", "a-20-mp4.png"]
+    assert set(prepared.content_hashes) == {s.key for s in prepared.samples}
+    assert prepared.duplicates == {f"copy-{i}0-mp4.png": f"a-{i}0-mp4.png" for i in range(3)}
+    assert list(prepared.corrupt_videos) == ["cut.mp4"] and prepared.corrupt_samples == {}
+    assert cache.is_file()
+    kept_all = prepare_frames(
+        found.videos,
+        cache_file=cache,
+        check_corruptness=True,
+        corruption_threshold=0.1,
+        num_threads=1,
+        remove_exact_duplicates=False,
+    )
+    assert len(kept_all.samples) == 60 and kept_all.inspection.cache_hits == 3

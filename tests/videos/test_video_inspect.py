@@ -14,6 +14,7 @@ from videofix import numbered_frames, write_video
 import runner.decode.video_inspect as video_inspect
 from runner.datasource.video_samples import frame_samples
 from runner.datasource.videos import VideoFile
+from runner.decode.video_cache import decode_runs, encode_runs
 from runner.decode.video_inspect import VideoInspection, inspect_videos
 
 
@@ -144,3 +145,14 @@ def test_a_damaged_cache_is_ignored(tmp_path: Path) -> None:
     cache.write_text(json.dumps({"format": 1, "entries": {"a.mp4": {"size": "x"}}}))
     assert _inspect(video, cache=cache).cache_hits == 0
     assert _inspect(video, cache=cache).cache_hits == 1
+
+
+@pytest.mark.parametrize(
+    "values",
+    [(), (5,), (0, 512), (0, 512, 1024, 1536, 9000), (3, 1, 2), tuple(range(0, 30000, 2))],
+)
+def test_timestamp_runs_round_trip(values: tuple[int, ...]) -> None:
+    runs = encode_runs(values)
+    assert decode_runs(runs) == values
+    if len(values) > 100:
+        assert runs == [[0, 2, 15000]]
