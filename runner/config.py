@@ -178,6 +178,14 @@ class WorkerDatasourceConfig:
 
 
 @dataclass
+class VideoConfig:
+    """Frame sampling for VIDEOS datasets (beyond Lightly): keys keep the original indices."""
+
+    frame_stride: int = 1
+    target_fps: float | None = None
+
+
+@dataclass
 class WorkerConfig:
     """Lightly's ``worker_config`` keys (``DockerWorkerConfigV4Docker`` plus 2022 legacy keys)."""
 
@@ -192,6 +200,7 @@ class WorkerConfig:
     embeddings: str = ""
     normalize_embeddings: bool = True
     selected_sequence_length: int = 1
+    video: VideoConfig = field(default_factory=VideoConfig)
     output_image_format: str = "png"
     shutdown_when_job_finished: bool = True
     upload_report: bool = True

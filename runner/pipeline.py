@@ -12,21 +12,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.artifacts.frames import export_frames, frames_dir
 from runner.artifacts.lightly_thumbnails import write_lightly_thumbnails
 from runner.artifacts.outputs import write_run_outputs
 from runner.artifacts.projection import write_projection
 from runner.artifacts.run_dir import RunDirectory
 from runner.artifacts.stages import StageClock, log_to_file
+from runner.artifacts.video_timeline import video_timeline
 from runner.config import RunConfig
 from runner.datasource import datapool
-from runner.datasource.discover import Discovery, discover
-from runner.datasource.duplicates import find_exact_duplicates
-from runner.datasource.lightly_dir import Datasources, resolve_relevant_filenames
-from runner.datasource.sample import Sample
-from runner.decode.inspect import Inspection, inspect_files
+from runner.datasource.lightly_dir import Datasources
+from runner.datasource.sequences import (
+    build_sequences,
+    sequence_selection_config,
+    write_sequence_information,
+)
 from runner.embedding.embed import EmbeddingResult, embed
-from runner.errors import DataError, UserError
+from runner.errors import UserError
 from runner.inputs.resolve import build_resolver
+from runner.inputs.values import InputResolver
+from runner.prepare import Prepared, prepare
 from runner.report.analysis import analyze, example_keys, read_projection_xy
 from runner.report.render import render_report
 from runner.report.thumbnails import make_thumbnails
@@ -44,22 +49,6 @@ class RunOutcome:
     report_warning: str | None
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """What discovery, inspection, deduplication and the datapool leave to embed and select."""
-
-    found: Discovery
-    inspection: Inspection
-    corrupt: dict[str, str]
-    duplicates: dict[str, str]
-    usable: list[Sample]  # readable, unique: pre-selected + candidates, sorted by key
-    pool: datapool.DatapoolPlan | None
-
-    @property
-    def hashes(self) -> dict[str, str]:
-        return {key: info.sha256 for key, info in self.inspection.infos.items()}
-
-
 def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
     """Run one selection job end to end and publish its run directory."""
     sources = validate_run_config(cfg)
@@ -74,12 +63,12 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                 sources.lightly_dir,
             )
             prepared = prepare(cfg, sources, clock)
-            keys = [s.key for s in prepared.usable]
             resolve_input, inputs = build_resolver(
-                keys=keys,
+                keys=[s.key for s in prepared.usable],
                 dot_lightly=sources.dot_lightly,
-                infos=prepared.inspection.infos,
-                paths={s.key: s.path for s in prepared.usable},
+                infos=prepared.infos,
+                video_of=prepared.video_of(sources.input_dir),
+                paths={s.key: s.path for s in prepared.usable if s.frame_index is None},
             )
             with clock.stage("embed"):
                 embedded = embed(
@@ -89,29 +78,16 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                     checkpoint=_checkpoint(cfg, sources),
                     cache_dir=sources.cache_dir / "embeddings",
                     normalize=cfg.worker.normalize_embeddings,
+                    videos=prepared.video_infos,
                 )
             with clock.stage("select"):
-                preselected = _preselected_rows(embedded, prepared.pool)
-                selection = select(
-                    embeddings=embedded.embeddings,
-                    cfg=cfg.selection,
-                    seed=cfg.lightly.seed,
-                    preselected=preselected,
-                )
-            selected = [embedded.keys[i] for i in selection.indices]
+                chosen = choose(cfg, embedded, prepared, resolve_input)
             log.info(
                 "selected %d of %d candidates (%s)",
-                len(selected),
-                len(keys) - len(preselected),
-                selection.stopped_by,
+                len(chosen.selected),
+                len(embedded.keys) - len(_preselected_rows(embedded, prepared.pool)),
+                chosen.result.stopped_by,
             )
-            with clock.stage("thumbnails"):
-                write_lightly_thumbnails(
-                    prepared.usable,
-                    lightly_dir=sources.lightly_dir,
-                    suffix=cfg.datasource.thumbnail_suffix,
-                    num_threads=cfg.lightly.loader.num_workers,
-                )
             publish(
                 cfg,
                 config_dict,
@@ -120,9 +96,8 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                 clock,
                 prepared,
                 embedded,
-                selection,
-                selected,
-                inputs.to_dict(selected=selected),
+                chosen,
+                inputs.to_dict(selected=chosen.selected),
             )
             with clock.stage("report"):
                 rendered = render_report(
@@ -133,7 +108,7 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                 )
             if rendered.warning:
                 log.warning("%s", rendered.warning)
-            update_datapool(cfg, sources, run_dir.run_id, prepared, selected)
+            update_datapool(cfg, sources, run_dir.run_id, prepared, chosen.selected)
         except UserError as err:
             log.error("run %s failed: %s", run_dir.run_id, err)
             run_dir.fail()
@@ -143,60 +118,42 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
             run_dir.fail()
             raise
     final = run_dir.finish()
-    return RunOutcome(run_dir.run_id, final, len(selected), rendered.warning)
+    return RunOutcome(run_dir.run_id, final, len(chosen.selected), rendered.warning)
 
 
-def prepare(cfg: RunConfig, sources: Datasources, clock: StageClock) -> Prepared:
-    """Discover, inspect (corruptness, hashes), drop duplicates, apply the datapool."""
-    relevant = resolve_relevant_filenames(cfg.worker.relevant_filenames_file, sources.lightly_dir)
-    with clock.stage("discover"):
-        found = discover(sources.input_dir, relevant_filenames_file=relevant)
-    if not found.samples:
-        raise DataError(
-            f"no images found in {sources.input_dir} ({found.n_skipped} files skipped, see log.txt)"
+@dataclass(frozen=True)
+class Chosen:
+    """The selection: the engine's result, the selected keys, and frame groups of sequences."""
+
+    result: SelectionResult
+    selected: list[str]
+    sequences: list[list[str]]
+
+
+def choose(
+    cfg: RunConfig, embedded: EmbeddingResult, prepared: Prepared, resolve_input: InputResolver
+) -> Chosen:
+    """Select samples, or whole sequences of frames when ``selected_sequence_length`` > 1."""
+    preselected = _preselected_rows(embedded, prepared.pool)
+    length = cfg.worker.selected_sequence_length
+    if length <= 1:
+        result = select(
+            embeddings=embedded.embeddings,
+            cfg=cfg.selection,
+            seed=cfg.lightly.seed,
+            preselected=preselected,
         )
-    with clock.stage("inspect"):
-        inspection = inspect_files(
-            found.samples,
-            cache_file=sources.cache_dir / "inspect.json",
-            num_threads=cfg.lightly.loader.num_workers,
-            check_corruptness=cfg.worker.enable_corruptness_check,
-        )
-    corrupt = {k: i.error for k, i in inspection.infos.items() if i.error is not None}
-    readable = [s for s in found.samples if s.key not in corrupt]
-    duplicates = (
-        find_exact_duplicates([s.key for s in readable], inspection.infos)
-        if cfg.worker.remove_exact_duplicates
-        else {}
+        return Chosen(result, [embedded.keys[i] for i in result.indices], [])
+    seqs = build_sequences(
+        embedded.keys, embedded.embeddings, length=length, normalize=cfg.worker.normalize_embeddings
     )
-    usable = [s for s in readable if s.key not in duplicates]
-    pool = None
-    if cfg.worker.use_datapool:
-        hashes = {key: info.sha256 for key, info in inspection.infos.items()}
-        pool = datapool.plan(
-            datapool.load_state(sources.dot_lightly),
-            keys=[s.key for s in usable],
-            hashes=hashes,
-            dataset_type=cfg.dataset.type.value,
-            process_all=cfg.worker.datasource.process_all,
-        )
-        keep = set(pool.preselected) | set(pool.candidates)
-        usable = [s for s in usable if s.key in keep]
-        log.info(
-            "datapool: %d pre-selected, %d candidates, %d processed before, %d gone",
-            len(pool.preselected),
-            len(pool.candidates),
-            len(pool.skipped_processed),
-            len(pool.missing),
-        )
-        if not pool.candidates:
-            raise DataError(
-                "no new samples since the last datapool run "
-                "(set worker.datasource.process_all=true to process all again)"
-            )
-    if not usable:
-        raise DataError(f"all {len(found.samples)} images are corrupt or duplicates")
-    return Prepared(found, inspection, corrupt, duplicates, usable, pool)
+    result = select(
+        embeddings=seqs.embeddings,
+        cfg=sequence_selection_config(cfg.selection, length),
+        seed=cfg.lightly.seed,
+    )
+    groups = [list(seqs.members[i]) for i in result.indices]
+    return Chosen(result, seqs.expand(result.indices), groups)
 
 
 def publish(
@@ -207,19 +164,56 @@ def publish(
     clock: StageClock,
     prepared: Prepared,
     embedded: EmbeddingResult,
-    selection: SelectionResult,
-    selected: list[str],
+    chosen: Chosen,
     inputs: dict[str, Any],
 ) -> None:
-    """Write the run's files: projection, analysis, report thumbnails, then report.json."""
+    """Write the run's files: thumbnails, frames, projection, analysis, then report.json."""
+    selected = chosen.selected
+    by_key = {s.key: s for s in prepared.usable}
+    videos = prepared.video_infos
+    with clock.stage("thumbnails"):
+        write_lightly_thumbnails(
+            [by_key[k] for k in selected] if videos is not None else prepared.usable,
+            lightly_dir=sources.lightly_dir,
+            suffix=cfg.datasource.thumbnail_suffix,
+            num_threads=cfg.lightly.loader.num_workers,
+            videos=videos,
+        )
     with clock.stage("artifacts"):
+        video_report = None
+        if videos is not None and prepared.videos is not None:
+            exported = export_frames(
+                [by_key[k] for k in selected],
+                lightly_dir=sources.lightly_dir,
+                videos=videos,
+                run_id=run_dir.run_id,
+                num_threads=cfg.lightly.loader.num_workers,
+            )
+            usable_videos = prepared.videos.inspection.usable()
+            if chosen.sequences:
+                write_sequence_information(
+                    run_dir.path / "sequence_information.json", chosen.sequences, usable_videos
+                )
+            video_report = {
+                "timeline": video_timeline(selected, usable_videos),
+                "frames": {
+                    "written": len(exported.written),
+                    "kept": len(exported.kept),
+                    "removed": len(exported.removed),
+                    "failed": len(exported.failed),
+                },
+                "frame_stride": cfg.worker.video.frame_stride,
+                "target_fps": cfg.worker.video.target_fps,
+                "sequence_length": cfg.worker.selected_sequence_length,
+            }
         projection = write_projection(
             run_dir.path, keys=embedded.keys, embeddings=embedded.embeddings, seed=cfg.lightly.seed
         )
+        row = {key: i for i, key in enumerate(embedded.keys)}
         analysis = analyze(
             keys=embedded.keys,
             embeddings=embedded.embeddings,
-            selected_indices=selection.indices,
+            selected_indices=[row[k] for k in selected],
             projection_xy=read_projection_xy(projection),
             seed=cfg.lightly.seed,
             n_examples=cfg.report.n_example_images,
@@ -227,7 +221,7 @@ def publish(
         shown = [*selected[: cfg.report.n_example_images], *example_keys(analysis)]
         thumbnails = make_thumbnails(
             keys=list(dict.fromkeys(shown)),
-            input_dir=sources.input_dir,
+            input_dir=frames_dir(sources.lightly_dir) if videos is not None else sources.input_dir,
             out_dir=run_dir.path / "thumbnails",
             size=cfg.report.thumbnail_size,
         )
@@ -236,18 +230,16 @@ def publish(
         cfg=cfg,
         config_dict=config_dict,
         sources=sources,
-        found=prepared.found,
-        inspection=prepared.inspection,
-        corrupt=prepared.corrupt,
-        duplicates=prepared.duplicates,
+        prepared=prepared,
         embedded=embedded,
-        selection=selection,
+        selection=chosen.result,
         selected=selected,
         thumbnails=thumbnails,
         timings=clock.timings,
         analysis=analysis,
         inputs=inputs,
         datapool=_datapool_summary(prepared.pool),
+        videos=video_report,
     )
 
 

@@ -15,6 +15,8 @@ from runner.datasource.lightly_dir import (
     resolve_datasources,
     resolve_relevant_filenames,
 )
+from runner.datasource.sequences import check_sequence_selection
+from runner.datasource.video_samples import check_video_options
 from runner.embedding.models import get_spec, resolve_weights
 from runner.errors import ConfigError
 from runner.selection.strategies import validate_selection
@@ -30,11 +32,6 @@ def validate_run_config(cfg: RunConfig) -> Datasources:
     """
     sources = resolve_datasources(cfg.mounts, cfg.datasource)
     resolve_relevant_filenames(cfg.worker.relevant_filenames_file, sources.lightly_dir)
-    if cfg.dataset.type is DatasetType.VIDEOS:
-        raise ConfigError(
-            "dataset.type VIDEOS is not supported yet by lightly-runner (images only for now); "
-            "use dataset.type=IMAGES with a folder of images"
-        )
     validate_selection(cfg.selection)
     _validate_worker(cfg, sources)
     _validate_lightly(cfg)
@@ -46,11 +43,18 @@ def _validate_worker(cfg: RunConfig, sources: Datasources) -> None:
     unsupported = {
         "worker.enable_training": worker.enable_training,
         "worker.embeddings": bool(worker.embeddings),
-        "worker.selected_sequence_length": worker.selected_sequence_length != 1,
     }
     for key, is_set in unsupported.items():
         if is_set:
             raise ConfigError(f"{key} is not supported yet by lightly-runner; remove it")
+    check_video_options(frame_stride=worker.video.frame_stride, target_fps=worker.video.target_fps)
+    check_sequence_selection(cfg.selection, worker.selected_sequence_length)
+    if worker.selected_sequence_length > 1 and worker.use_datapool:
+        raise ConfigError(
+            "worker.selected_sequence_length > 1 cannot be combined with worker.use_datapool yet"
+        )
+    if worker.selected_sequence_length > 1 and cfg.dataset.type is not DatasetType.VIDEOS:
+        raise ConfigError("worker.selected_sequence_length > 1 needs dataset.type=VIDEOS")
     if not 0.0 <= worker.corruptness_check.corruption_threshold <= 1.0:
         raise ConfigError("worker.corruptness_check.corruption_threshold must be in [0, 1]")
     if worker.checkpoint:

@@ -104,8 +104,14 @@ def test_n_samples_and_proportion_are_exclusive(mounts: Mounts) -> None:
     assert "n_samples" in message and "proportion_samples" in message
 
 
-def test_videos_are_refused_clearly_until_supported(mounts: Mounts) -> None:
-    assert "VIDEOS" in check(mounts, "dataset.type=VIDEOS")
+def test_sequences_need_a_multiple_of_the_length(mounts: Mounts) -> None:
+    message = check(mounts, "dataset.type=VIDEOS", "worker.selected_sequence_length=4")
+    assert "multiple" in message and "4" in message
+
+
+def test_sequences_need_videos(mounts: Mounts) -> None:
+    message = check(mounts, "selection.n_samples=4", "worker.selected_sequence_length=2")
+    assert "dataset.type=VIDEOS" in message
 
 
 def test_unsupported_worker_options_are_named(mounts: Mounts) -> None:

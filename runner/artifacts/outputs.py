@@ -26,10 +26,9 @@ from runner.artifacts.write import (
     write_lines,
 )
 from runner.config import RunConfig
-from runner.datasource.discover import Discovery
 from runner.datasource.lightly_dir import Datasources
-from runner.decode.inspect import Inspection
 from runner.embedding.embed import EmbeddingResult
+from runner.prepare import Prepared
 from runner.selection.select import SelectionResult
 
 SCHEMA_VERSION = 1
@@ -90,10 +89,7 @@ def write_run_outputs(
     cfg: RunConfig,
     config_dict: dict[str, Any],
     sources: Datasources,
-    found: Discovery,
-    inspection: Inspection,
-    corrupt: Mapping[str, str],
-    duplicates: Mapping[str, str],
+    prepared: Prepared,
     embedded: EmbeddingResult,
     selection: SelectionResult,
     selected: Sequence[str],
@@ -102,22 +98,27 @@ def write_run_outputs(
     analysis: Mapping[str, Any] | None = None,
     inputs: Mapping[str, Any] | None = None,
     datapool: Mapping[str, Any] | None = None,
+    videos: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write selected filenames, embeddings, corruptness info, config and report.json.
 
     ``analysis`` (``runner.report.analysis.analyze``'s dict) is stored as ``report["analysis"]``.
     """
     out = run_dir.path
+    found, corrupt, duplicates = prepared.found, prepared.corrupt, prepared.duplicates
     pool = dict(datapool or {"enabled": False, "preselected": []})
     write_lines(out / FILES["selected_filenames"], selected)
     write_embeddings_csv(out / FILES["embeddings"], embedded.keys, embedded.embeddings)
     atomic_write_json(
         out / FILES["corruptness_check_information"],
-        {"corrupt_samples": dict(sorted(corrupt.items())), "corrupt_videos": {}},
+        {
+            "corrupt_samples": dict(sorted(corrupt.items())),
+            "corrupt_videos": dict(sorted(prepared.corrupt_videos.items())),
+        },
     )
     atomic_write_json(out / FILES["duplicates"], dict(sorted(duplicates.items())))
     atomic_write_text(out / FILES["config"], yaml.safe_dump(config_dict, sort_keys=False))
-    hashes = {key: info.sha256 for key, info in inspection.infos.items()}
+    hashes = prepared.hashes
     report = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_dir.run_id,
@@ -132,7 +133,9 @@ def write_run_outputs(
             "web_server_location": cfg.datasource.web_server_location,
         },
         "counts": {
-            "found": len(found.samples),
+            "found": _n_found(prepared),
+            "videos": len(found.videos),
+            "corrupt_videos": len(prepared.corrupt_videos),
             "skipped": found.n_skipped,
             "skipped_by_reason": {r: len(p) for r, p in sorted(found.skipped.items())},
             "corrupt": len(corrupt),
@@ -145,7 +148,7 @@ def write_run_outputs(
         "timings_s": dict(timings),
         "model": dict(embedded.model),
         "embedding_cache": {"hits": embedded.cache_hits, "misses": embedded.cache_misses},
-        "inspect_cache": {"hits": inspection.cache_hits},
+        "inspect_cache": {"hits": prepared.inspect_cache_hits},
         "fingerprints": {
             "config": config_fingerprint(config_dict),
             "data": data_fingerprint(embedded.keys, hashes),
@@ -161,6 +164,7 @@ def write_run_outputs(
         "samples": {
             "selected": list(selected),
             "corrupt": dict(sorted(corrupt.items())),
+            "corrupt_videos": dict(sorted(prepared.corrupt_videos.items())),
             "duplicates": dict(sorted(duplicates.items())),
             "skipped": {r: list(p) for r, p in sorted(found.skipped.items())},
         },
@@ -173,8 +177,17 @@ def write_run_outputs(
         report["analysis"] = dict(analysis)
     if inputs is not None:
         report["inputs"] = dict(inputs)
+    if videos is not None:
+        report["videos"] = dict(videos)
     atomic_write_json(out / FILES["report_json"], report)
     return report
+
+
+def _n_found(prepared: Prepared) -> int:
+    """Images found, or video frames found (candidates + corrupt + duplicates)."""
+    if prepared.videos is None:
+        return len(prepared.found.samples)
+    return len(prepared.videos.samples) + len(prepared.corrupt) + len(prepared.duplicates)
 
 
 def _iso(run_id: str) -> str:

@@ -77,7 +77,9 @@ def load_state(dot_lightly: Path) -> DatapoolState:
             runs=[str(r) for r in raw.get("runs", [])],
         )
     except (OSError, ValueError, KeyError, AttributeError, TypeError) as err:
-        raise DataError(f"datapool state {path} is unreadable ({err}); move it away to reset")
+        raise DataError(
+            f"datapool state {path} is unreadable ({err}); move it away to reset"
+        ) from err
 
 
 def plan(

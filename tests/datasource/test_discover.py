@@ -207,8 +207,10 @@ def test_missing_input_directory_is_a_data_error(tmp_path: Path) -> None:
         discover(_file(tmp_path / "file.png"))
 
 
-def test_videos_dataset_type_is_not_supported_yet(tmp_path: Path) -> None:
+def test_images_in_a_videos_dataset_are_skipped_with_a_reason(tmp_path: Path) -> None:
     _image(tmp_path / "a.png", seed=1)
 
-    with pytest.raises(ConfigError, match="VIDEOS"):
-        discover(tmp_path, dataset_type=DatasetType.VIDEOS)
+    found = discover(tmp_path, dataset_type=DatasetType.VIDEOS)
+
+    assert found.samples == [] and found.videos == []
+    assert found.skipped == {"image file in a VIDEOS dataset": ["a.png"]}
