@@ -67,6 +67,8 @@ def test_run_writes_every_artifact_from_another_cwd(mounts: Mounts, tmp_path: Pa
     assert report["schema_version"] == 1
     assert report["counts"] == {
         "found": 15,
+        "videos": 0,
+        "corrupt_videos": 0,
         "skipped": 1,
         "skipped_by_reason": {"unsupported extension": 1},
         "corrupt": 1,
