@@ -29,10 +29,12 @@ from runner.datasource.sequences import (
 )
 from runner.embedding.embed import EmbeddingResult, embed
 from runner.errors import UserError
+from runner.inputs.report import InputReport
 from runner.inputs.resolve import build_resolver
 from runner.inputs.values import InputResolver
 from runner.prepare import Prepared, prepare
 from runner.report.analysis import analyze, example_keys, read_projection_xy
+from runner.report.analysis_parts import ClassCounts
 from runner.report.render import render_report
 from runner.report.thumbnails import make_thumbnails
 from runner.selection.select import SelectionResult, select
@@ -97,7 +99,7 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                 prepared,
                 embedded,
                 chosen,
-                inputs.to_dict(selected=chosen.selected),
+                inputs,
             )
             with clock.stage("report"):
                 rendered = render_report(
@@ -165,7 +167,7 @@ def publish(
     prepared: Prepared,
     embedded: EmbeddingResult,
     chosen: Chosen,
-    inputs: dict[str, Any],
+    inputs: InputReport,
 ) -> None:
     """Write the run's files: thumbnails, frames, projection, analysis, then report.json."""
     selected = chosen.selected
@@ -217,6 +219,7 @@ def publish(
             projection_xy=read_projection_xy(projection),
             seed=cfg.lightly.seed,
             n_examples=cfg.report.n_example_images,
+            class_counts=_class_counts(inputs, embedded.keys),
         )
         shown = [*selected[: cfg.report.n_example_images], *example_keys(analysis)]
         thumbnails = make_thumbnails(
@@ -237,7 +240,7 @@ def publish(
         thumbnails=thumbnails,
         timings=clock.timings,
         analysis=analysis,
-        inputs=inputs,
+        inputs=_inputs_section(inputs, selected),
         datapool=_datapool_summary(prepared.pool),
         videos=video_report,
     )
@@ -258,6 +261,29 @@ def update_datapool(
         processed=prepared.pool.candidates,
         hashes=prepared.hashes,
     )
+
+
+def _class_counts(inputs: InputReport, keys: list[str]) -> dict[str, ClassCounts]:
+    """Per prediction task, objects per class aligned with ``keys`` (for the balance metric)."""
+    out = {}
+    for task, counts in inputs.class_counts.items():
+        row = {key: i for i, key in enumerate(counts.keys)}
+        order = [row[key] for key in keys]
+        out[task] = ClassCounts(names=tuple(counts.categories), counts=counts.counts[order])
+    return out
+
+
+def _inputs_section(inputs: InputReport, selected: list[str]) -> dict[str, Any]:
+    """``report.json["inputs"]``: class counts per task before/after, and what each input read."""
+    loaded = inputs.to_dict(selected=selected)
+    section: dict[str, Any] = {}
+    if loaded["class_distribution"]:
+        section["predictions"] = {
+            task: {"class_counts": counts} for task, counts in loaded["class_distribution"].items()
+        }
+    if loaded["inputs"]:
+        section["sources"] = loaded["inputs"]
+    return section
 
 
 def _checkpoint(cfg: RunConfig, sources: Datasources) -> str:
