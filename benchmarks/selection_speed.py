@@ -9,8 +9,9 @@ minimum pairwise distances are comparable. Data: L2-normalised Gaussian noise (t
 every point is far from every other) and a clustered mixture with a decaying spectrum (like
 real embeddings). Results replace the ``## Selection speed`` section of ``docs/benchmarks.md``.
 
-Usage: ``python benchmarks/selection_speed.py [--cases random:100000:512:10000 ...]
-[--peers DIR] [--no-mundig CASE ...]``
+Usage: ``python benchmarks/selection_speed.py [--cases kind:N:D:k[:preset] ...]
+[--peers DIR] [--no-mundig CASE ...]`` (kind: random | clustered; preset: diversity |
+typicality | representative, ours only except diversity)
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ DEFAULT_CASES = [
     "random:100000:512:10000",
     "clustered:100000:512:10000",
     "clustered:1000000:256:1000",
+    "clustered:100000:512:10000:typicality",
+    "clustered:100000:512:10000:representative",
 ]
 
 OURS = """
@@ -44,15 +47,21 @@ from runner.config import (InputType, SelectionConfig, SelectionInput, Selection
 from runner.selection.select import select
 x = np.load(sys.argv[1])
 k = int(sys.argv[2])
-entry = StrategyEntry(input=SelectionInput(type=InputType.EMBEDDINGS),
-                      strategy=SelectionStrategy(type=StrategyType.DIVERSITY))
+def entry(kind, **fields):
+    return StrategyEntry(input=SelectionInput(type=InputType.EMBEDDINGS),
+                         strategy=SelectionStrategy(type=kind, **fields))
+diversity = entry(StrategyType.DIVERSITY)
+typicality = entry(StrategyType.TYPICALITY, num_nearest_neighbors=30, strength=0.75)
+strategies = {"diversity": [diversity], "typicality": [typicality],
+              "representative": [diversity, typicality]}[sys.argv[4]]
 start = time.perf_counter()
-result = select(embeddings=x, cfg=SelectionConfig(n_samples=k - 1, strategies=[entry]), seed=0,
-                preselected=[0])
+result = select(embeddings=x, cfg=SelectionConfig(n_samples=k - 1, strategies=strategies),
+                seed=0, preselected=[0])
 seconds = time.perf_counter() - start
 np.save(sys.argv[3], np.array([0, *result.indices]))
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-print(json.dumps({"seconds": seconds, "rss_gb": rss, "backend": result.per_strategy[0]["backend"]}))
+backend = result.per_strategy[0].get("backend")
+print(json.dumps({"seconds": seconds, "rss_gb": rss, "backend": backend}))
 """
 
 MUNDIG = """
@@ -104,11 +113,13 @@ def min_pairwise(x: npt.NDArray[np.float32], rows: npt.NDArray[np.int64]) -> flo
     return float(np.sqrt(max(best, 0.0)))
 
 
-def run_engine(python: str, code: str, data: Path, k: int, out: Path) -> dict[str, float]:
+def run_engine(
+    python: str, code: str, data: Path, k: int, out: Path, preset: str = "diversity"
+) -> dict[str, float]:
     """Run one engine in a fresh process; its JSON line plus the picks."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [python, "-c", code, str(data), str(k), str(out)],
+        [python, "-c", code, str(data), str(k), str(out), preset],
         capture_output=True,
         text=True,
         check=True,
@@ -119,15 +130,17 @@ def run_engine(python: str, code: str, data: Path, k: int, out: Path) -> dict[st
 
 
 def measure(case: str, peers: Path | None, workdir: Path) -> dict[str, object]:
-    kind, n, d, k = case.split(":")
+    kind, n, d, k, *rest = case.split(":")
+    preset = rest[0] if rest else "diversity"
     x = make_data(kind, int(n), int(d))
     data = workdir / "x.npy"
     np.save(data, x)
     row: dict[str, object] = {"case": case, "kind": kind, "n": int(n), "d": int(d), "k": int(k)}
-    ours = run_engine(sys.executable, OURS, data, int(k), workdir / "ours.npy")
+    row["preset"] = preset
+    ours = run_engine(sys.executable, OURS, data, int(k), workdir / "ours.npy", preset)
     row |= {f"ours_{key}": value for key, value in ours.items()}
     row["ours_min_distance"] = min_pairwise(x, np.load(workdir / "ours.npy"))
-    if peers is not None:
+    if peers is not None and preset == "diversity":
         theirs = run_engine(str(peers / "bin" / "python"), MUNDIG, data, int(k), workdir / "m.npy")
         row |= {f"mundig_{key}": value for key, value in theirs.items()}
         row["mundig_min_distance"] = min_pairwise(x, np.load(workdir / "m.npy"))
@@ -167,15 +180,18 @@ def write_section(rows: list[dict[str, object]], command: str) -> None:
         "DIVERSITY, k-center greedy from row 0, same embeddings (float32, unit rows), each"
         " engine in its own process. Time: whole selection (mundig: ingest + run). Min dist:"
         " minimum pairwise Euclidean distance of the selected set (higher is better). RSS:"
-        " peak resident memory of the process, embeddings included.",
+        " peak resident memory of the process, embeddings included. `representative` is the"
+        " preset DIVERSITY x TYPICALITY (k = 30, strength 0.75); `typicality` is that"
+        " TYPICALITY alone (mostly the neighbour search); mundig runs DIVERSITY only.",
         "",
-        "| data | N | D | k | ours (s) | mundig (s) | ours / mundig | ours min dist "
+        "| strategies | data | N | D | k | ours (s) | mundig (s) | ours / mundig | ours min dist "
         "| mundig min dist | ours RSS (GB) | mundig RSS (GB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['kind']} | {r['n']} | {r['d']} | {r['k']} | {_cell(r, 'ours_seconds', '.1f')}"
+            f"| {r['preset']} | {r['kind']} | {r['n']} | {r['d']} | {r['k']}"
+            f" | {_cell(r, 'ours_seconds', '.1f')}"
             f" | {_cell(r, 'mundig_seconds', '.1f')} | {_cell(r, 'ratio', '.3f')}"
             f" | {_cell(r, 'ours_min_distance', '.4f')} | {_cell(r, 'mundig_min_distance', '.4f')}"
             f" | {_cell(r, 'ours_rss_gb', '.2f')} | {_cell(r, 'mundig_rss_gb', '.2f')} |"

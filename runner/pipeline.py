@@ -27,6 +27,7 @@ from runner.datasource.sequences import (
     sequence_selection_config,
     write_sequence_information,
 )
+from runner.datasource.tags import tag_resolver
 from runner.embedding.embed import EmbeddingResult, embed
 from runner.errors import UserError
 from runner.inputs.report import InputReport
@@ -37,6 +38,7 @@ from runner.report.analysis import analyze, example_keys, read_projection_xy
 from runner.report.analysis_parts import ClassCounts
 from runner.report.render import render_report
 from runner.report.thumbnails import make_thumbnails
+from runner.selection.resolve import QueryKeys
 from runner.selection.select import SelectionResult, select
 from runner.validate import resolve_checkpoint, validate_run_config
 
@@ -83,7 +85,9 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                     videos=prepared.video_infos,
                 )
             with clock.stage("select"):
-                chosen = choose(cfg, embedded, prepared, resolve_input)
+                chosen = choose(
+                    cfg, embedded, prepared, resolve_input, tag_resolver(sources.dot_lightly)
+                )
             log.info(
                 "selected %d of %d candidates (%s)",
                 len(chosen.selected),
@@ -133,7 +137,11 @@ class Chosen:
 
 
 def choose(
-    cfg: RunConfig, embedded: EmbeddingResult, prepared: Prepared, resolve_input: InputResolver
+    cfg: RunConfig,
+    embedded: EmbeddingResult,
+    prepared: Prepared,
+    resolve_input: InputResolver,
+    query_keys: QueryKeys,
 ) -> Chosen:
     """Select samples, or whole sequences of frames when ``selected_sequence_length`` > 1."""
     preselected = _preselected_rows(embedded, prepared.pool)
@@ -144,6 +152,9 @@ def choose(
             cfg=cfg.selection,
             seed=cfg.lightly.seed,
             preselected=preselected,
+            keys=embedded.keys,
+            resolve_input=resolve_input,
+            query_keys=query_keys,
         )
         return Chosen(result, [embedded.keys[i] for i in result.indices], [])
     seqs = build_sequences(

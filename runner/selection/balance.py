@@ -97,11 +97,30 @@ def groups(
     return np.stack(columns, axis=1), np.asarray(fractions), tuple(names), notes
 
 
-def _loss(selected: F64, targets: F64) -> F64:
-    """``Σ_g (M_g / n - t_g)²`` per row of ``selected`` (``Σ t²`` when ``n = 0``).  # (R,)"""
-    n = selected.sum(axis=1, keepdims=True)  # (R, 1)
-    share = np.divide(selected, n, out=np.zeros_like(selected), where=n > 0)
-    loss: F64 = ((share - targets[None, :]) ** 2).sum(axis=1)
+def _loss_after(
+    *, selected: F64, targets: F64, mass_dot: F64, row_sum: F64, row_sq: F64, row_t: F64
+) -> F64:
+    """``L(M + a_i)`` for every row, expanded so one pick costs one matrix-vector product.
+
+    ``Σ_g ((M_g + a_g) / n' - t_g)²`` with ``n' = ΣM + Σa`` equals
+    ``(|M|² + 2 M·a + |a|²) / n'² - 2 (t·M + t·a) / n' + |t|²`` (``|t|²`` when ``n' = 0``).
+
+    Args:
+        selected: ``M``, the selected mass per group.  # (G,)
+        targets: ``t``.  # (G,)
+        mass_dot: ``M·a_i``.  # (R,)
+        row_sum: ``Σ a_i``.  # (R,)
+        row_sq: ``|a_i|²``.  # (R,)
+        row_t: ``t·a_i``.  # (R,)
+
+    Returns:
+        The loss after adding each row.  # (R,)
+    """
+    total = row_sum + float(selected.sum())  # (R,) n'
+    safe = np.where(total > 0, total, 1.0)
+    squares = (float(selected @ selected) + 2.0 * mass_dot + row_sq) / safe**2
+    cross = 2.0 * (float(targets @ selected) + row_t) / safe
+    loss: F64 = np.where(total > 0, squares - cross, 0.0) + float(targets @ targets)
     return loss
 
 
@@ -130,6 +149,9 @@ class BalanceObjective:
         self._targets = targets  # (G,)
         self._names = names
         self._selected = mass[preselected].sum(axis=0)  # (G,)
+        self._row_sum = mass.sum(axis=1)  # (N,)
+        self._row_sq = np.einsum("ng,ng->n", mass, mass)  # (N,)
+        self._row_t = mass @ targets  # (N,)
         self._notes = list(notes)
 
     @property
@@ -144,8 +166,24 @@ class BalanceObjective:
 
     def scores(self) -> F64:
         """``(1 + gain / max |gain|) / 2`` per row, floored.  # (N,) float64"""
-        now = float(_loss(self._selected[None, :], self._targets)[0])
-        gain = now - _loss(self._selected[None, :] + self._mass, self._targets)  # (N,)
+        zero = np.zeros(1)
+        now = _loss_after(
+            selected=self._selected,
+            targets=self._targets,
+            mass_dot=zero,
+            row_sum=zero,
+            row_sq=zero,
+            row_t=zero,
+        )
+        after = _loss_after(
+            selected=self._selected,
+            targets=self._targets,
+            mass_dot=self._mass @ self._selected,
+            row_sum=self._row_sum,
+            row_sq=self._row_sq,
+            row_t=self._row_t,
+        )
+        gain = float(now[0]) - after  # (N,)
         top = float(np.abs(gain).max()) if gain.size else 0.0
         scores = 0.5 + 0.5 * gain / top if top > 0 else np.full(gain.size, 0.5)
         return np.maximum(scores, _FLOOR)

@@ -24,11 +24,11 @@ import numpy.typing as npt
 
 from runner.selection.kcenter import LazyKCenter
 from runner.selection.objective import ObjectiveContext
+from runner.selection.torch_kcenter import TorchKCenter
 
 Backend = Literal["auto", "numpy", "torch"]
 
 _CUDA_MIN_SIZE = 10_000_000  # N·D above which a CUDA device, if present, does the updates
-_BLOCK_BYTES = 64 * 2**20  # working memory of one (N, b) block when seeding from preselected
 _NORM_TOLERANCE = 1e-4  # |x|² within this of 1 counts as already normalised (no copy)
 
 
@@ -71,63 +71,6 @@ class _MinSquaredDistance(Protocol):
     ) -> tuple[int, float]: ...
 
 
-class _TorchMinSquaredDistance:
-    """The accelerator backend: one update per pick, kept on the device (CUDA when present).
-
-    The argmax of the combined score runs on the device too; only the picked row's index
-    crosses to the host.
-    """
-
-    def __init__(self, x: npt.NDArray[np.float32]) -> None:
-        import torch
-
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.name = f"torch-{device.type}"
-        self._torch = torch
-        self._x = torch.from_numpy(x).to(device)  # (N, D) float32
-        self._sq = (self._x * self._x).sum(dim=1)  # (N,)
-        self._min = torch.full((x.shape[0],), float("inf"), device=device)  # (N,)
-        self._dead = torch.zeros(x.shape[0], dtype=torch.bool, device=device)  # (N,)
-        self._factor: tuple[int, object] | None = None  # (id of the host array, device copy)
-
-    def add_rows(self, rows: npt.NDArray[np.int64]) -> None:
-        n = self._x.shape[0]
-        block = max(1, _BLOCK_BYTES // (4 * max(n, 1)))
-        for start in range(0, rows.size, block):
-            idx = self._torch.from_numpy(rows[start : start + block]).to(self._x.device)
-            d2 = self._sq[:, None] + self._sq[idx][None, :] - 2.0 * (self._x @ self._x[idx].T)
-            self._min = self._torch.minimum(self._min, d2.clamp_(min=0.0).min(dim=1).values)
-        idx = self._torch.from_numpy(rows).to(self._x.device)
-        self._min[idx] = 0.0
-        self._dead[idx] = True
-
-    def add_row(self, row: int) -> None:
-        d2 = self._sq + self._sq[row] - 2.0 * (self._x @ self._x[row])  # (N,)
-        self._torch.minimum(self._min, d2.clamp_(min=0.0), out=self._min)
-        self._min[row] = 0.0
-        self._dead[row] = True
-
-    def min_d2(self) -> npt.NDArray[np.float32]:
-        out: npt.NDArray[np.float32] = self._min.cpu().numpy()
-        return out
-
-    def at(self, row: int) -> float:
-        return float(self._min[row].item())
-
-    def argmax(self, *, factor: npt.NDArray[np.float64] | None, power: float) -> tuple[int, float]:
-        torch = self._torch
-        keys = torch.sqrt(self._min.double())  # (N,) float64 on the device
-        if power != 1.0:
-            keys = keys.pow(power)
-        if factor is not None:
-            if self._factor is None or self._factor[0] != id(factor):
-                self._factor = (id(factor), torch.from_numpy(factor).to(self._x.device))
-            keys = keys * self._factor[1]
-        keys = keys.masked_fill(self._dead, float("-inf"))
-        best = int(torch.argmax(keys).item())  # first maximum: ties go to the lowest row
-        return best, float(keys[best].item())
-
-
 def _cuda_available() -> bool:
     """Whether torch sees a CUDA device; torch is imported only if a driver is present."""
     if "torch" not in sys.modules and not os.path.exists("/proc/driver/nvidia/version"):
@@ -140,9 +83,9 @@ def _cuda_available() -> bool:
 def _make_backend(x: npt.NDArray[np.float32], backend: Backend) -> _MinSquaredDistance:
     """The lazy CPU engine unless asked for torch, or CUDA is present and the problem large."""
     if backend == "torch":
-        return _TorchMinSquaredDistance(x)
+        return TorchKCenter(x)
     if backend == "auto" and x.shape[0] * x.shape[1] > _CUDA_MIN_SIZE and _cuda_available():
-        return _TorchMinSquaredDistance(x)
+        return TorchKCenter(x)
     return LazyKCenter(x)
 
 

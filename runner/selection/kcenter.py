@@ -52,7 +52,7 @@ class LazyKCenter:
         Args:
             x: The rows, float32, C-contiguous.  # (N, D)
             block: Pending centers folded into the active rows at once.
-            tier: Active rows after a re-tier; default ``max(8192, N // 8)``.
+            tier: Active rows after a re-tier; default ``max(8192, N // 4)``.
         """
         self._x = x  # (N, D)
         self._n = int(x.shape[0])
@@ -62,7 +62,7 @@ class LazyKCenter:
         self._dead = np.zeros(self._n, dtype=bool)  # (N,) centers themselves
         self._centers: list[int] = []
         self._block = block
-        self._tier = tier if tier is not None else max(8192, self._n // 8)
+        self._tier = tier if tier is not None else max(8192, self._n // 4)
         self._params: tuple[int, float] | None = None  # (id of factor, power) of the tiers
         self._factor: F64 | None = None
         self._power = 1.0
@@ -79,15 +79,18 @@ class LazyKCenter:
     # --- distances -----------------------------------------------------------------------
 
     def _fold(self, rows: I64, first: int) -> None:
-        """Fold centers ``first:`` into ``rows`` (which must all be fresh up to ``first``)."""
+        """Fold centers ``first:`` into sorted ``rows``, all fresh up to ``first``."""
         todo = self._centers[first:]
         if not todo or rows.size == 0:
             return
         step = max(1, min(4096, _WORK_BYTES // (4 * max(rows.size, 1))))
         best = self._min[rows]  # (R,)
+        contiguous = int(rows[-1]) - int(rows[0]) + 1 == rows.size  # rows are sorted
+        # (R, D): a view for a run of rows (every row, in the generic loop), else one gather
+        xr = self._x[int(rows[0]) : int(rows[-1]) + 1] if contiguous else self._x[rows]
         for start in range(0, len(todo), step):
             c_rows = np.asarray(todo[start : start + step], dtype=np.int64)  # (P,)
-            best = np.minimum(best, self._min_d2(rows, c_rows))
+            best = np.minimum(best, self._min_d2(rows, c_rows, xr))
         self._min[rows] = best
         self._fresh[rows] = len(self._centers)
         self._min[rows[self._dead[rows]]] = 0.0

@@ -145,6 +145,8 @@ def _strength_notes(cfg: SelectionConfig) -> list[str]:
             )
     if entries and all(e.strategy.strength == 0 for _, e in entries):
         notes.append("every strategy has strength 0: candidates are picked in row order")
+    if not entries:
+        notes.append("only THRESHOLD strategies: the candidates left are picked in row order")
     return notes
 
 

@@ -9,32 +9,32 @@ fields and this module checks which belong to which type.
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Mapping
 from dataclasses import fields
-from typing import TypeVar
 
 from runner.config import (
-    BalanceDistribution,
     InputType,
     SelectionConfig,
     SelectionInput,
     SelectionStrategy,
     StrategyEntry,
     StrategyType,
-    ThresholdOperation,
 )
 from runner.errors import ConfigError
 from runner.selection.balance import build_balance
+from runner.selection.checks import (
+    check_balance,
+    check_required,
+    check_target_range,
+    check_values,
+    enum_value,
+)
 from runner.selection.diversity import build_diversity
 from runner.selection.objective import ObjectiveBuilder
 from runner.selection.similarity import build_similarity
 from runner.selection.typicality import build_typicality
-from runner.selection.weights import build_weights, range_bounds
+from runner.selection.weights import build_weights
 
 S = StrategyType
-E = TypeVar("E", InputType, StrategyType, BalanceDistribution, ThresholdOperation)
 
 # Lightly's documented input/strategy matrix. PREDICTIONS is split by its ``name``.
 ALLOWED: dict[str, tuple[StrategyType, ...]] = {
@@ -96,34 +96,16 @@ BUILDERS: dict[StrategyType, ObjectiveBuilder] = {
     S.SIMILARITY: build_similarity,
     S.TYPICALITY: build_typicality,
 }
-# Input fields without which an input cannot be resolved.
-REQUIRED_INPUT_FIELDS: dict[InputType, tuple[str, ...]] = {
-    InputType.SCORES: ("task", "score"),
-    InputType.METADATA: ("key",),
-    InputType.PREDICTIONS: ("task",),
-}
-TAG_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9 .:;=@_-]+$")  # Lightly's pattern, >= 3 chars
-
 STOPPING_FIELDS = (
     "stopping_condition_minimum_distance",
     "stopping_condition_minimum_typicality",
     "stopping_condition_max_sum",
 )
-_MAX_STRENGTH = 1e9
 
 
 def _set_fields(obj: SelectionInput | SelectionStrategy) -> list[str]:
     """Names of the fields set to something other than ``None`` (``type`` excluded)."""
     return [f.name for f in fields(obj) if f.name != "type" and getattr(obj, f.name) is not None]
-
-
-def _enum(cls: type[E], value: str, where: str, what: str = "type") -> E:
-    """Parse a Lightly enum string (or enum) with a one-line error listing the choices."""
-    try:
-        return cls(value)
-    except ValueError:
-        choices = ", ".join(m.value for m in cls)
-        raise ConfigError(f"{where}: unknown {what} {value!r}; choose one of {choices}") from None
 
 
 def input_key(entry: StrategyEntry, where: str = "selection.strategies[?]") -> str:
@@ -139,7 +121,7 @@ def input_key(entry: StrategyEntry, where: str = "selection.strategies[?]") -> s
     Raises:
         ConfigError: Unknown input type, or PREDICTIONS without a valid ``name``.
     """
-    itype = _enum(InputType, entry.input.type, f"{where}.input")
+    itype = enum_value(InputType, entry.input.type, f"{where}.input")
     if itype is not InputType.PREDICTIONS:
         return str(itype.value)
     if entry.input.name not in PREDICTION_NAMES:
@@ -171,96 +153,10 @@ def _check_fields(entry: StrategyEntry, stype: StrategyType, where: str) -> None
         raise ConfigError(f"{where}.strategy: strength does not apply to THRESHOLD (a filter)")
 
 
-def _check_values(strategy: SelectionStrategy, where: str) -> None:
-    """Range checks of the numeric strategy fields, as in Lightly's API models."""
-    s = strategy
-    if not math.isfinite(s.strength) or abs(s.strength) > _MAX_STRENGTH:
-        raise ConfigError(f"{where}.strategy: strength must be finite and |strength| <= 1e9")
-    if s.stopping_condition_minimum_distance is not None and not (
-        s.stopping_condition_minimum_distance >= 0
-    ):
-        raise ConfigError(f"{where}.strategy: stopping_condition_minimum_distance must be >= 0")
-    if s.stopping_condition_max_sum is not None and not s.stopping_condition_max_sum >= 0:
-        raise ConfigError(f"{where}.strategy: stopping_condition_max_sum must be >= 0")
-    typicality = s.stopping_condition_minimum_typicality
-    if typicality is not None and not 0 < typicality <= 1:
-        raise ConfigError(
-            f"{where}.strategy: stopping_condition_minimum_typicality must be in (0, 1]"
-        )
-    if s.num_nearest_neighbors is not None and s.num_nearest_neighbors < 2:
-        raise ConfigError(f"{where}.strategy: num_nearest_neighbors must be >= 2")
-    if s.type == S.THRESHOLD and (s.threshold is None or s.operation is None):
-        raise ConfigError(f"{where}.strategy: THRESHOLD needs both threshold and operation")
-    if s.operation is not None:
-        _enum(ThresholdOperation, s.operation, f"{where}.strategy", "operation")
-    if s.threshold is not None and not math.isfinite(s.threshold):
-        raise ConfigError(f"{where}.strategy: threshold must be a finite number")
-
-
-def _check_required(entry: StrategyEntry, stype: StrategyType, where: str) -> None:
-    """Fields an input or strategy cannot do without."""
-    itype = InputType(entry.input.type)
-    for name in REQUIRED_INPUT_FIELDS.get(itype, ()):
-        if getattr(entry.input, name) is None:
-            raise ConfigError(f"{where}.input: {itype.value} needs {name}")
-    if stype is S.SIMILARITY:
-        tag = entry.input.tag_name
-        if tag is None:
-            raise ConfigError(
-                f"{where}.input: SIMILARITY needs tag_name, the tag whose samples are the"
-                " query (.lightly/tags/<tag_name>.txt or a run's selection)"
-            )
-        if len(tag) < 3 or not TAG_NAME.match(tag):
-            raise ConfigError(
-                f"{where}.input: tag_name {tag!r} must have >= 3 characters, start with a"
-                " letter or digit and use only letters, digits, space and .:;=@_-"
-            )
-
-
-def _check_balance(strategy: SelectionStrategy, where: str) -> None:
-    """``target`` is needed for (and only for) ``distribution: TARGET``."""
-    mode = _enum(
-        BalanceDistribution, strategy.distribution or "TARGET", f"{where}.strategy", "distribution"
-    )
-    target = strategy.target
-    if mode is not BalanceDistribution.TARGET:
-        if target is not None:
-            raise ConfigError(
-                f"{where}.strategy: target applies only to distribution TARGET"
-                f" (distribution is {mode.value})"
-            )
-        return
-    if not target:
-        raise ConfigError(
-            f"{where}.strategy: BALANCE needs target ({{class: fraction}}) or distribution"
-            " UNIFORM or INPUT"
-        )
-    fractions = list(target.values()) if isinstance(target, Mapping) else []
-    if not all(isinstance(f, int | float) and 0 <= f <= 1 for f in fractions):
-        raise ConfigError(f"{where}.strategy: target fractions must be numbers in [0, 1]")
-    if sum(fractions) > 1 + 1e-6:
-        raise ConfigError(
-            f"{where}.strategy: target fractions sum to {sum(fractions):g}; they must sum to"
-            " at most 1 (the remainder is for all other classes)"
-        )
-
-
-def _check_target_range(strategy: SelectionStrategy, where: str) -> None:
-    """``0 <= min_sum <= max_sum``."""
-    bounds = range_bounds(strategy.target_range)
-    if bounds is None:
-        return
-    low, high = bounds
-    if not (low >= 0 and high >= 0):
-        raise ConfigError(f"{where}.strategy: target_range bounds must be >= 0")
-    if low > high:
-        raise ConfigError(f"{where}.strategy: target_range min_sum {low:g} > max_sum {high:g}")
-
-
 def _check_entry(entry: StrategyEntry, i: int) -> None:
     """Validate one strategy entry; see :func:`validate_selection`."""
     where = f"selection.strategies[{i}]"
-    stype = _enum(StrategyType, entry.strategy.type, f"{where}.strategy")
+    stype = enum_value(StrategyType, entry.strategy.type, f"{where}.strategy")
     key = input_key(entry, where)
     if stype not in ALLOWED[key]:
         allowed = ", ".join(s.value for s in ALLOWED[key])
@@ -268,11 +164,11 @@ def _check_entry(entry: StrategyEntry, i: int) -> None:
             f"{where}: {stype.value} cannot use input {key}; allowed with {key}: {allowed}"
         )
     _check_fields(entry, stype, where)
-    _check_values(entry.strategy, where)
+    check_values(entry.strategy, where)
     if stype is S.BALANCE:
-        _check_balance(entry.strategy, where)
+        check_balance(entry.strategy, where)
     if stype is S.WEIGHTS:
-        _check_target_range(entry.strategy, where)
+        check_target_range(entry.strategy, where)
     supported = IMPLEMENTED.get((key, stype))
     extras = [f for f in _set_fields(entry.input) if supported is not None and f not in supported]
     if supported is None or extras:
@@ -280,7 +176,7 @@ def _check_entry(entry: StrategyEntry, i: int) -> None:
         what = f"{stype.value} on {key}" + (f" with {', '.join(extras)}" if extras else "")
         message = f"{where}: {what} is not implemented yet in lightly-runner"
         raise ConfigError(f"{message} (implemented: {implemented})")
-    _check_required(entry, stype, where)
+    check_required(entry, stype, where)
 
 
 def has_stopping_condition(cfg: SelectionConfig) -> bool:

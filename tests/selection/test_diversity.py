@@ -114,3 +114,35 @@ def test_torch_backend_matches_numpy() -> None:
     torch_objective = DiversityObjective(embeddings=x, preselected=none, seed=9, backend="torch")
     assert run_greedy(torch_objective, 40, 300) == ref
     assert str(torch_objective.summary()["backend"]).startswith("torch-")
+
+
+def test_lazy_argmax_on_both_backends_equals_the_oracle() -> None:
+    x = unit_rows(400, 16, 12)
+    factor = np.random.default_rng(1).uniform(0.5, 1.0, 400)
+    for backend in ("numpy", "torch"):
+        objective = DiversityObjective(
+            embeddings=x, preselected=np.array([3], dtype=np.int64), seed=0, backend=backend
+        )
+        blocked = np.zeros(400, dtype=bool)
+        blocked[3] = True
+        picks = []
+        for _ in range(30):
+            found = objective.argmax(factor=factor, strength=2.0, blocked=blocked)
+            assert found is not None
+            best, score = found
+            distance = objective.scores()[best]
+            assert score == pytest.approx(factor[best] * distance**2, rel=1e-5)
+            objective.update(best)
+            blocked[best] = True
+            picks.append(best)
+        x64 = x.astype(np.float64)
+        nearest = np.linalg.norm(x64 - x64[3], axis=1)
+        expected: list[int] = []
+        for _ in range(30):
+            keys = factor * nearest**2.0
+            keys[[3, *expected]] = -np.inf
+            expected.append(int(np.argmax(keys)))
+            nearest = np.minimum(nearest, np.linalg.norm(x64 - x64[expected[-1]], axis=1))
+        assert picks == expected, backend
+    # a negative strength is not for the lazy path
+    assert objective.argmax(factor=None, strength=-1.0, blocked=blocked) is None

@@ -85,7 +85,7 @@ def test_max_keeps_every_mode_of_the_query_set() -> None:
 
 
 def test_negative_strength_picks_the_least_similar() -> None:
-    x, labels, keys = clusters(2)
+    x, _, keys = clusters(2)
     cfg = SelectionConfig(n_samples=5, strategies=[similarity(strength=-1.0)])
     result = select(
         embeddings=x,

@@ -133,7 +133,9 @@ def test_target_range_with_diversity_keeps_the_sum_in_range() -> None:
 def test_strength_zero_is_irrelevant() -> None:
     x = points(300, 3)
     values = np.random.default_rng(5).uniform(0, 1, 300)
-    alone = select(embeddings=x, cfg=SelectionConfig(n_samples=40, strategies=[diversity()]), seed=1)
+    alone = select(
+        embeddings=x, cfg=SelectionConfig(n_samples=40, strategies=[diversity()]), seed=1
+    )
     with_zero = select(
         embeddings=x,
         cfg=SelectionConfig(n_samples=40, strategies=[diversity(), weights(strength=0.0)]),
@@ -197,6 +199,6 @@ def test_random_weights_is_a_seeded_random_selection() -> None:
 
 def test_random_values_are_uniform() -> None:
     values = random_values([f"k{i}" for i in range(20000)], 0).values
-    assert 0 <= values.min() and values.max() < 1
+    assert values.min() >= 0 and values.max() < 1
     counts, _ = np.histogram(values, bins=10, range=(0, 1))
     assert counts.min() > 1800 and counts.max() < 2200
