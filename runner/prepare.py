@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from runner.artifacts.stages import StageClock
@@ -165,15 +165,4 @@ def _apply_datapool(cfg: RunConfig, sources: Datasources, prepared: Prepared) ->
         )
     keep = set(pool.preselected) | set(pool.candidates)
     usable = [s for s in prepared.usable if s.key in keep]
-    return Prepared(
-        found=prepared.found,
-        usable=usable,
-        hashes=prepared.hashes,
-        corrupt=prepared.corrupt,
-        corrupt_videos=prepared.corrupt_videos,
-        duplicates=prepared.duplicates,
-        infos=prepared.infos,
-        inspect_cache_hits=prepared.inspect_cache_hits,
-        videos=prepared.videos,
-        pool=pool,
-    )
+    return replace(prepared, usable=usable, pool=pool)
