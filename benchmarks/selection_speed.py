@@ -40,7 +40,7 @@ DEFAULT_CASES = [
 ]
 
 OURS = """
-import json, resource, sys, time
+import json, re, sys, time
 import numpy as np
 from runner.config import (InputType, SelectionConfig, SelectionInput, SelectionStrategy,
                            StrategyEntry, StrategyType)
@@ -59,13 +59,14 @@ result = select(embeddings=x, cfg=SelectionConfig(n_samples=k - 1, strategies=st
                 seed=0, preselected=[0])
 seconds = time.perf_counter() - start
 np.save(sys.argv[3], np.array([0, *result.indices]))
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+status = open("/proc/self/status").read()  # VmHWM: this process's peak (ru_maxrss is
+rss = int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 2**20  # inherited over fork)
 backend = result.per_strategy[0].get("backend")
 print(json.dumps({"seconds": seconds, "rss_gb": rss, "backend": backend}))
 """
 
 MUNDIG = """
-import json, resource, sys, time
+import json, re, sys, time
 import numpy as np
 import lightly_mundig
 x = np.load(sys.argv[1])
@@ -77,7 +78,8 @@ ingest = time.perf_counter() - start
 picks = selection.run_selection([], x.shape[0], k)
 seconds = time.perf_counter() - start
 np.save(sys.argv[3], np.array(picks))
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+status = open("/proc/self/status").read()  # VmHWM: this process's peak (ru_maxrss is
+rss = int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 2**20  # inherited over fork)
 print(json.dumps({"seconds": seconds, "ingest_s": ingest, "rss_gb": rss}))
 """
 
@@ -129,7 +131,18 @@ def run_engine(
     return result
 
 
-def measure(case: str, peers: Path | None, workdir: Path) -> dict[str, object]:
+def _engines(
+    peers: Path | None, preset: str, data: Path, k: int, workdir: Path
+) -> dict[str, tuple[str, str, Path, str]]:
+    """The engines to run on this case: ours, and mundig for DIVERSITY."""
+    engines = {"ours": (sys.executable, OURS, workdir / "ours.npy", preset)}
+    if peers is not None and preset == "diversity":
+        engines["mundig"] = (str(peers / "bin" / "python"), MUNDIG, workdir / "m.npy", preset)
+    return engines
+
+
+def measure(case: str, peers: Path | None, workdir: Path, repeat: int) -> dict[str, object]:
+    """Run each engine ``repeat`` times, interleaved (they share the machine's noise)."""
     kind, n, d, k, *rest = case.split(":")
     preset = rest[0] if rest else "diversity"
     x = make_data(kind, int(n), int(d))
@@ -137,14 +150,19 @@ def measure(case: str, peers: Path | None, workdir: Path) -> dict[str, object]:
     np.save(data, x)
     row: dict[str, object] = {"case": case, "kind": kind, "n": int(n), "d": int(d), "k": int(k)}
     row["preset"] = preset
-    ours = run_engine(sys.executable, OURS, data, int(k), workdir / "ours.npy", preset)
-    row |= {f"ours_{key}": value for key, value in ours.items()}
-    row["ours_min_distance"] = min_pairwise(x, np.load(workdir / "ours.npy"))
-    if peers is not None and preset == "diversity":
-        theirs = run_engine(str(peers / "bin" / "python"), MUNDIG, data, int(k), workdir / "m.npy")
-        row |= {f"mundig_{key}": value for key, value in theirs.items()}
-        row["mundig_min_distance"] = min_pairwise(x, np.load(workdir / "m.npy"))
-        row["ratio"] = float(ours["seconds"]) / float(theirs["seconds"])
+    engines = _engines(peers, preset, data, int(k), workdir)
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(repeat):
+        for name, (python, code, out, which) in engines.items():
+            result = run_engine(python, code, data, int(k), out, which)
+            times[name].append(float(result["seconds"]))
+            row |= {f"{name}_{key}": value for key, value in result.items()}
+    for name, (_, _, out, _) in engines.items():
+        row[f"{name}_seconds"] = float(np.median(times[name]))
+        row[f"{name}_runs"] = times[name]
+        row[f"{name}_min_distance"] = min_pairwise(x, np.load(out))
+    if "mundig" in engines:
+        row["ratio"] = float(row["ours_seconds"]) / float(row["mundig_seconds"])  # type: ignore[arg-type]
     return row
 
 
@@ -167,7 +185,14 @@ def replace_section(section: str) -> None:
     doc.write_text(text)
 
 
-def write_section(rows: list[dict[str, object]], command: str) -> None:
+def _time(row: dict[str, object], name: str) -> str:
+    runs = row.get(f"{name}_runs")
+    if not isinstance(runs, list):
+        return "—"
+    return f"{np.median(runs):.1f} [{min(runs):.1f}-{max(runs):.1f}]"
+
+
+def write_section(rows: list[dict[str, object]], command: str, repeat: int) -> None:
     load = os.getloadavg()[0]
     lines = [
         SECTION,
@@ -178,7 +203,8 @@ def write_section(rows: list[dict[str, object]], command: str) -> None:
         f" {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`.",
         "",
         "DIVERSITY, k-center greedy from row 0, same embeddings (float32, unit rows), each"
-        " engine in its own process. Time: whole selection (mundig: ingest + run). Min dist:"
+        f" engine in its own process, {repeat} runs each, interleaved. Time: median of the"
+        " runs (min-max in brackets), whole selection (mundig: ingest + run). Min dist:"
         " minimum pairwise Euclidean distance of the selected set (higher is better). RSS:"
         " peak resident memory of the process, embeddings included. `representative` is the"
         " preset DIVERSITY x TYPICALITY (k = 30, strength 0.75); `typicality` is that"
@@ -191,8 +217,7 @@ def write_section(rows: list[dict[str, object]], command: str) -> None:
     for r in rows:
         lines.append(
             f"| {r['preset']} | {r['kind']} | {r['n']} | {r['d']} | {r['k']}"
-            f" | {_cell(r, 'ours_seconds', '.1f')}"
-            f" | {_cell(r, 'mundig_seconds', '.1f')} | {_cell(r, 'ratio', '.3f')}"
+            f" | {_time(r, 'ours')} | {_time(r, 'mundig')} | {_cell(r, 'ratio', '.3f')}"
             f" | {_cell(r, 'ours_min_distance', '.4f')} | {_cell(r, 'mundig_min_distance', '.4f')}"
             f" | {_cell(r, 'ours_rss_gb', '.2f')} | {_cell(r, 'mundig_rss_gb', '.2f')} |"
         )
@@ -204,6 +229,7 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", default=DEFAULT_CASES, help="kind:N:D:k")
     parser.add_argument("--peers", type=Path, default=Path(tempfile.gettempdir()) / "peers-venv")
     parser.add_argument("--no-mundig", nargs="*", default=[], help="cases to run ours only")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per engine (median)")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch docs")
     args = parser.parse_args()
     if not (args.peers / "bin" / "python").exists():
@@ -212,11 +238,11 @@ def main() -> None:
     for case in args.cases:
         with tempfile.TemporaryDirectory() as tmp:
             peers = None if case in args.no_mundig else args.peers
-            row = measure(case, peers, Path(tmp))
+            row = measure(case, peers, Path(tmp), args.repeat)
         print(json.dumps(row), flush=True)
         rows.append(row)
     if not args.no_write:
-        write_section(rows, "python " + " ".join(sys.argv))
+        write_section(rows, "python " + " ".join(sys.argv), args.repeat)
 
 
 if __name__ == "__main__":

@@ -72,9 +72,23 @@ class _Combiner:
         self.dynamic = [(o, s) for o, s in active if not o.static]
         lazy = self.dynamic[0][0] if len(self.dynamic) == 1 else None
         self.lazy = lazy if isinstance(lazy, LazyArgmax) else None
+        self._order: npt.NDArray[np.int64] | None = None  # static only: rows, best first
+        self._next = 0
+
+    def _next_static(self, blocked: npt.NDArray[np.bool_]) -> tuple[int, float]:
+        """Nothing changes with the picks: walk the rows in one fixed order (sorted once)."""
+        if self._order is None:
+            keys = np.zeros(blocked.size) if self.factor is None else self.factor
+            self._order = np.argsort(-keys, kind="stable")  # ties: lowest row first
+        while blocked[self._order[self._next]]:
+            self._next += 1
+        best = int(self._order[self._next])
+        return best, 1.0 if self.factor is None else float(self.factor[best])
 
     def best(self, blocked: npt.NDArray[np.bool_]) -> tuple[int, float]:
         """The unblocked row with the highest combined score (ties: the lowest row)."""
+        if not self.dynamic:
+            return self._next_static(blocked)
         if self.lazy is not None:
             found = self.lazy.argmax(
                 factor=self.factor, strength=self.dynamic[0][1], blocked=blocked

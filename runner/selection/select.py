@@ -242,7 +242,8 @@ def select(
     notes = prep.notes + _strength_notes(cfg)
     if n_candidates == 0 and prep.thresholds:
         notes.append("no candidate is left after the THRESHOLD filters: nothing selected")
-        return _result(cfg, prep, [], [], None, "no candidates left after THRESHOLD", notes)
+        reason = "no candidates left after THRESHOLD"
+        return _result(cfg, prep, [], [], None, reason, notes, n_requested=0)
     n_requested, count_notes = _resolve_count(cfg, n_candidates)
     notes += count_notes
 
@@ -288,7 +289,7 @@ def _result(
     summaries: dict[int, dict[str, object]] | None,
     reason: str,
     notes: list[str],
-    n_requested: int | None = 0,
+    n_requested: int | None,
 ) -> SelectionResult:
     """Assemble the result; per-strategy facts in config order."""
     per_strategy = []
