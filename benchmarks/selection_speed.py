@@ -179,10 +179,21 @@ def replace_section(section: str) -> None:
     if title in text:
         head, _, rest = text.partition(title)
         nxt = rest.find("\n## ")
-        text = head + section + (rest[nxt + 1 :] if nxt >= 0 else "")
+        text = head + section + ("\n" + rest[nxt + 1 :] if nxt >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
     doc.write_text(text)
+
+
+def _cpu() -> str:
+    """The CPU model from /proc/cpuinfo (empty elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def _time(row: dict[str, object], name: str) -> str:
@@ -192,14 +203,17 @@ def _time(row: dict[str, object], name: str) -> str:
     return f"{np.median(runs):.1f} [{min(runs):.1f}-{max(runs):.1f}]"
 
 
-def write_section(rows: list[dict[str, object]], command: str, repeat: int) -> None:
-    load = os.getloadavg()[0]
+def write_section(
+    rows: list[dict[str, object]], command: str, repeat: int, loads: tuple[float, float]
+) -> None:
+    """Replace the ``## Selection speed`` section; ``loads``: 1-min load at start and end."""
     lines = [
         SECTION,
         "",
-        f"Machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores,"
-        f" Python {platform.python_version()}, no GPU; 1-min load average {load:.1f} at the"
-        f" start (the machine is shared: wall times vary run to run). Date:"
+        f"Machine: {platform.machine()} {_cpu()}, {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}, no GPU; 1-min load average {loads[0]:.1f} at the"
+        f" start, {loads[1]:.1f} at the end (the machine is shared: wall times vary run to"
+        " run). Date:"
         f" {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`.",
         "",
         "DIVERSITY, k-center greedy from row 0, same embeddings (float32, unit rows), each"
@@ -218,9 +232,15 @@ def write_section(rows: list[dict[str, object]], command: str, repeat: int) -> N
         lines.append(
             f"| {r['preset']} | {r['kind']} | {r['n']} | {r['d']} | {r['k']}"
             f" | {_time(r, 'ours')} | {_time(r, 'mundig')} | {_cell(r, 'ratio', '.3f')}"
-            f" | {_cell(r, 'ours_min_distance', '.4f')} | {_cell(r, 'mundig_min_distance', '.4f')}"
+            f" | {_cell(r, 'ours_min_distance', '.6f')} | {_cell(r, 'mundig_min_distance', '.6f')}"
             f" | {_cell(r, 'ours_rss_gb', '.2f')} | {_cell(r, 'mundig_rss_gb', '.2f')} |"
         )
+    lines += [
+        "",
+        "Both engines run the same greedy; min-dist differences of ~1e-5 come from float32"
+        " rounding between near-equal candidates, after which the two paths differ (ours"
+        " matches a float64 run of the greedy, see [selection.md](selection.md#performance)).",
+    ]
     replace_section("\n".join(lines) + "\n")
 
 
@@ -234,6 +254,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.peers / "bin" / "python").exists():
         sys.exit(f"no peers venv at {args.peers}: run ../shared/tools/peers-venv.sh {args.peers}")
+    start_load = os.getloadavg()[0]
     rows = []
     for case in args.cases:
         with tempfile.TemporaryDirectory() as tmp:
@@ -242,7 +263,8 @@ def main() -> None:
         print(json.dumps(row), flush=True)
         rows.append(row)
     if not args.no_write:
-        write_section(rows, "python " + " ".join(sys.argv), args.repeat)
+        loads = (start_load, os.getloadavg()[0])
+        write_section(rows, "python " + " ".join(sys.argv), args.repeat, loads)
 
 
 if __name__ == "__main__":
