@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from docs_section import replace_section  # benchmarks/ is on sys.path
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,8 +93,6 @@ def measure(n: int, n_select: int, workdir: Path) -> dict[str, object]:
 
 
 def write_section(rows: list[dict[str, object]], n_select: int, command: str) -> None:
-    doc = REPO / "docs" / "benchmarks.md"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
     model = rows[0]["model"]
     assert isinstance(model, dict)
     lines = [
@@ -118,14 +117,7 @@ def write_section(rows: list[dict[str, object]], n_select: int, command: str) ->
             f"| {float(r['wall_first_s']):.1f} | {float(r['wall_rerun_s']):.1f} "  # type: ignore[arg-type]
             f"| {r['rerun_misses']} | {speedup:.1f}x |"
         )
-    section = "\n".join(lines) + "\n"
-    if SECTION in text:
-        head, _, rest = text.partition(SECTION)
-        nxt = rest.find("\n## ")
-        text = head + section + (rest[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    doc.write_text(text)
+    replace_section("\n".join(lines) + "\n")
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from docs_section import replace_section  # benchmarks/ is on sys.path
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -193,20 +194,6 @@ def evaluate(
     short = sweep(root, name, presets[0], seeds[:1], budgets[0])[seeds[0]]
     prefix_ok = short == first[seeds[0]][: budgets[0]]
     return {"name": name, "n": len(keys), "results": results, "prefix_ok": prefix_ok}
-
-
-def replace_section(section: str) -> None:
-    """Replace (or append) one ``## `` section of docs/benchmarks.md, leaving the rest."""
-    doc = REPO / "docs" / "benchmarks.md"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    title = section.splitlines()[0]
-    if title in text:
-        head, _, rest = text.partition(title)
-        nxt = rest.find("\n## ")
-        text = head + section + ("\n" + rest[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    doc.write_text(text)
 
 
 def _cell(values: Sequence[float]) -> str:

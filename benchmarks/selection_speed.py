@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from docs_section import replace_section  # benchmarks/ is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Selection speed"
@@ -169,20 +170,6 @@ def measure(case: str, peers: Path | None, workdir: Path, repeat: int) -> dict[s
 def _cell(row: dict[str, object], key: str, fmt: str) -> str:
     value = row.get(key)
     return "—" if value is None else format(float(value), fmt)  # type: ignore[arg-type]
-
-
-def replace_section(section: str) -> None:
-    """Replace (or append) one ``## `` section of docs/benchmarks.md, leaving the rest."""
-    doc = REPO / "docs" / "benchmarks.md"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    title = section.splitlines()[0]
-    if title in text:
-        head, _, rest = text.partition(title)
-        nxt = rest.find("\n## ")
-        text = head + section + ("\n" + rest[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    doc.write_text(text)
 
 
 def _cpu() -> str:

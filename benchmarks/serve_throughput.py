@@ -36,6 +36,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from docs_section import replace_section  # benchmarks/ is on sys.path
+
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## lightly-serve throughput"
@@ -231,19 +233,6 @@ def table(cells: list[Cell]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(section: str) -> None:
-    """Add or replace our section of ``docs/benchmarks.md``, leaving the rest as it is."""
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        following = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("" if following == -1 else text[following:])
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text.rstrip("\n") + "\n")
-
-
 def section_text(cells: list[Cell], args: argparse.Namespace, command: str) -> str:
     ours = {(c.mode, c.clients): c for c in cells if c.server == OURS}
     theirs = {(c.mode, c.clients): c for c in cells if c.server != OURS}
@@ -330,7 +319,7 @@ def main() -> None:
     text = section_text(cells, args, command)
     print("\n" + text)
     if args.write_docs:
-        write_docs(text)
+        replace_section(text)
         print(f"wrote {DOCS}")
 
 

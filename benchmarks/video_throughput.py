@@ -34,6 +34,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from docs_section import replace_section  # benchmarks/ is on sys.path
 from PIL import Image
 
 from runner.config import LightlyConfig
@@ -223,8 +224,6 @@ def write_section(
     max_embed: int,
     model_fps: float,
 ) -> None:
-    doc = REPO / "docs" / "benchmarks.md"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
     cols = ["decode", "decode+scale", "inspect", "loader", "embed"]
     lines = [
         SECTION,
@@ -247,14 +246,7 @@ def write_section(
         values = " | ".join(f"{float(r[c]):.0f}" for c in cols)  # type: ignore[arg-type]
         lines.append(f"| {r['clip']} | {r['size']} | {r['frames']} | {r['embedded']} | {values} |")
     lines += notes(rows, model_fps)
-    section = "\n".join(lines) + "\n"
-    if SECTION + "\n" in text:
-        head, _, rest = text.partition(SECTION + "\n")
-        nxt = rest.find("\n## ")
-        text = head + section + (rest[nxt:] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    doc.write_text(text)
+    replace_section("\n".join(lines) + "\n")
 
 
 def main() -> None:
