@@ -179,14 +179,12 @@ def precheck(argv: Sequence[str]) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def _job(cfg: DictConfig) -> str:
-    """One Hydra job: a run of the pipeline."""
+    """One Hydra job: a run of the pipeline (which validates the config before any work)."""
     from runner.pipeline import run
-    from runner.validate import validate_run_config
 
     try:
         check_known_keys(cfg)
         run_cfg = to_run_config(cfg)
-        validate_run_config(run_cfg)
         outcome = run(run_cfg, config_dict=config_as_dict(cfg))
     except UserError as err:
         fail(str(err))
