@@ -38,7 +38,7 @@ class InputType(StrEnum):
 
 
 class StrategyType(StrEnum):
-    """Lightly's ``SelectionStrategyTypeV3``."""
+    """Lightly's ``SelectionStrategyTypeV3``, plus our ``HERDING``."""
 
     DIVERSITY = "DIVERSITY"
     WEIGHTS = "WEIGHTS"
@@ -46,6 +46,8 @@ class StrategyType(StrEnum):
     BALANCE = "BALANCE"
     SIMILARITY = "SIMILARITY"
     TYPICALITY = "TYPICALITY"
+    # lightly-runner's extension (not in Lightly): kernel herding, see runner.selection.herding
+    HERDING = "HERDING"
 
 
 class ThresholdOperation(StrEnum):

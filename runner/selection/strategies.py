@@ -29,6 +29,7 @@ from runner.selection.checks import (
     enum_value,
 )
 from runner.selection.diversity import build_diversity
+from runner.selection.herding import build_herding
 from runner.selection.objective import ObjectiveBuilder
 from runner.selection.similarity import build_similarity
 from runner.selection.typicality import build_typicality
@@ -36,9 +37,10 @@ from runner.selection.weights import build_weights
 
 S = StrategyType
 
-# Lightly's documented input/strategy matrix. PREDICTIONS is split by its ``name``.
+# Lightly's documented input/strategy matrix (plus our HERDING on EMBEDDINGS). PREDICTIONS is
+# split by its ``name``.
 ALLOWED: dict[str, tuple[StrategyType, ...]] = {
-    "EMBEDDINGS": (S.DIVERSITY, S.SIMILARITY, S.TYPICALITY),
+    "EMBEDDINGS": (S.DIVERSITY, S.SIMILARITY, S.TYPICALITY, S.HERDING),
     "METADATA": (S.WEIGHTS, S.THRESHOLD, S.BALANCE),
     "PREDICTIONS+CATEGORY_COUNT": (S.WEIGHTS, S.THRESHOLD),
     "PREDICTIONS+CLASS_DISTRIBUTION": (S.BALANCE,),
@@ -58,6 +60,7 @@ STRATEGY_FIELDS: dict[StrategyType, frozenset[str]] = {
     S.TYPICALITY: frozenset(
         {"strength", "num_nearest_neighbors", "stopping_condition_minimum_typicality"}
     ),
+    S.HERDING: frozenset({"strength", "num_nearest_neighbors"}),
 }
 
 # Fields of ``input`` that each input type accepts besides ``type``.
@@ -77,6 +80,7 @@ IMPLEMENTED: dict[tuple[str, StrategyType], frozenset[str]] = {
     ("EMBEDDINGS", S.DIVERSITY): frozenset(),
     ("EMBEDDINGS", S.SIMILARITY): frozenset({"dataset_id", "tag_name"}),
     ("EMBEDDINGS", S.TYPICALITY): frozenset(),
+    ("EMBEDDINGS", S.HERDING): frozenset(),
     ("METADATA", S.WEIGHTS): frozenset({"key"}),
     ("METADATA", S.THRESHOLD): frozenset({"key"}),
     ("METADATA", S.BALANCE): frozenset({"key"}),
@@ -95,6 +99,7 @@ BUILDERS: dict[StrategyType, ObjectiveBuilder] = {
     S.BALANCE: build_balance,
     S.SIMILARITY: build_similarity,
     S.TYPICALITY: build_typicality,
+    S.HERDING: build_herding,
 }
 STOPPING_FIELDS = (
     "stopping_condition_minimum_distance",

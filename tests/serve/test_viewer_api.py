@@ -120,7 +120,7 @@ def test_runs_list_shows_the_run_with_summary_and_links(
     [run] = datasource["runs"]
     assert run["run_id"] == real_run.run_dir.name and run["latest"] is True
     assert run["counts"] == real_run.report["counts"]
-    assert run["selection"]["strategies"] == ["EMBEDDINGS/DIVERSITY"]
+    assert run["selection"]["strategies"] == ["EMBEDDINGS/HERDING"]
     assert run["viewer_url"] == "/_lightly/run.html?run=" + quote(real_run.ref, safe="")
     code, kind, body = fetch(server, run["files"]["report.pdf"])
     assert code == 200 and kind == "application/pdf" and body.startswith(b"%PDF")
