@@ -62,8 +62,12 @@ def _photos() -> dict[str, Image.Image]:
             "gravel",
         )
     }
-    photos = {n: Image.fromarray(np.asarray(a, dtype=np.uint8) if a.dtype != bool else
-                                 (a * 255).astype(np.uint8)) for n, a in arrays.items()}
+    photos = {
+        n: Image.fromarray(
+            np.asarray(a, dtype=np.uint8) if a.dtype != bool else (a * 255).astype(np.uint8)
+        )
+        for n, a in arrays.items()
+    }
     china, flower = load_sample_images().images
     photos["china"] = Image.fromarray(china)
     photos["flower"] = Image.fromarray(flower)
@@ -114,10 +118,30 @@ def _photo_views(folder: Path, sizes: dict[str, int], seed: int, degrade: bool =
             index += 1
 
 
-OBJECTS_A = ("astronaut", "camera", "chelsea", "coffee", "rocket", "hubble_deep_field",
-             "immunohistochemistry", "retina", "coins", "moon")
-OBJECTS_B = ("page", "horse", "clock", "brick", "grass", "gravel", "china", "flower",
-             "grace_hopper", "astronaut")
+OBJECTS_A = (
+    "astronaut",
+    "camera",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "coins",
+    "moon",
+)
+OBJECTS_B = (
+    "page",
+    "horse",
+    "clock",
+    "brick",
+    "grass",
+    "gravel",
+    "china",
+    "flower",
+    "grace_hopper",
+    "astronaut",
+)
 
 
 def build_objects(folder: Path) -> None:

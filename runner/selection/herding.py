@@ -6,7 +6,7 @@ that the maximum mean discrepancy (MMD) between the selection and the whole data
 fast as possible. With a Gaussian kernel ``K`` the greedy step takes the candidate with the
 largest *herding gain*::
 
-    h_i = μ_i − (1 / (t + 1)) · Σ_{s ∈ S} K(x_i, x_s),        μ_i = (1 / N) Σ_j K(x_i, x_j)
+    h_i = μ_i - (1 / (t + 1)) · Σ_{s ∈ S} K(x_i, x_s),        μ_i = (1 / N) Σ_j K(x_i, x_j)
 
 where ``S`` holds the ``t`` rows selected so far (the datapool's preselected rows included).
 ``μ`` is a kernel density estimate, so the first picks are the most typical samples; the
@@ -24,12 +24,12 @@ term widens the kernel when each pick stands for many samples, as for 100 picks 
 ``benchmarks/selection_quality.py`` (docs/benchmarks.md).
 
 The greedy loop combines objectives as a product, so the gain is reported as
-``exp((h_i − max h) / τ)`` in (0, 1], ``τ`` the median of ``μ``: alone it picks exactly the
+``exp((h_i - max h) / τ)`` in (0, 1], ``τ`` the median of ``μ``: alone it picks exactly the
 largest gain; next to WEIGHTS or BALANCE a gain lower by ``τ`` costs a factor ``e``.
 
 Cost, for ``N`` rows projected onto at most 64 principal components: ``μ`` is exact up to
 ``N = 20,000`` and estimated from a fixed random base of 20,000 rows above; each pick then
-costs one pass over the ``N × 64`` rows. Nothing ``N × N`` is ever held.
+costs one pass over the ``N x 64`` rows. Nothing ``N x N`` is ever held.
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ import numpy.typing as npt
 
 from runner.selection.diversity import unit_float32
 from runner.selection.objective import ObjectiveContext
-from runner.selection.typicality import _MAX_DIMS, _project
+from runner.selection.typicality import MAX_DIMS, project
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 DEFAULT_NEIGHBORS = 30
-BANDWIDTH = 0.5  # σ as a fraction of the median k-th neighbour distance
+BANDWIDTH = 0.5  # sigma as a fraction of the median k-th neighbour distance
 _BASE = 20_000  # rows of the kernel-mean base; every row below this size
 _QUERIES = 2_000  # rows whose k-th neighbour distance estimates the bandwidth
 _BLOCK = 4_096  # rows per block of kernel evaluations
@@ -127,8 +127,8 @@ class HerdingObjective:
             budget: How many rows the loop picks at most (``None``: no limit).
         """
         x = unit_float32(embeddings)  # (N, D)
-        if x.shape[1] > _MAX_DIMS:
-            x = _project(x, _MAX_DIMS)
+        if x.shape[1] > MAX_DIMS:
+            x = project(x)
         n = x.shape[0]
         self._x = x
         self._x_sq = np.einsum("nd,nd->n", x, x)  # (N,)
@@ -166,7 +166,7 @@ class HerdingObjective:
         return False
 
     def scores(self) -> F64:
-        """``exp((h − max h) / τ)``: the gain mapped into (0, 1].  # (N,) float64"""
+        """``exp((h - max h) / τ)``: the gain mapped into (0, 1].  # (N,) float64"""
         gain = self._gain()
         gain -= gain.max()
         gain /= self._tau
