@@ -2,10 +2,12 @@
 
 Two vectors per prediction, for two purposes:
 
-* the *distribution* vector (``CLASS_DISTRIBUTION``, spec §4.2): ``probabilities`` when given,
-  else the one-hot of ``category_id``; a sample's distribution is its classification vector,
-  the sum over its objects (detection, keypoints) or the area-weighted mean over its masks
-  (semantic segmentation);
+* the *distribution* vector (``CLASS_DISTRIBUTION``, what BALANCE balances): the one-hot of
+  the predicted ``category_id``; a sample's distribution is its predicted class
+  (classification), the count of its objects per class (detection, keypoints) or the
+  area-weighted share of its masks (semantic segmentation). ``probabilities`` do not enter:
+  a classifier that is unsure spreads its vector flat, and a flat vector would look like a
+  perfectly balanced sample to BALANCE (docs/decisions.md);
 * the *soft* vector (uncertainty scores): ``probabilities`` when given, else ``score`` on the
   predicted category and ``1 - score`` spread evenly over the others (without ``score``:
   one-hot, i.e. no uncertainty).
@@ -40,13 +42,6 @@ def soft_vector(prediction: Prediction, n_categories: int) -> tuple[float, ...]:
     return tuple(vector)
 
 
-def distribution_vector(prediction: Prediction, n_categories: int) -> tuple[float, ...]:
-    """``probabilities`` when given, else the one-hot of the predicted category."""
-    if prediction.probabilities is not None:
-        return prediction.probabilities
-    return _one_hot(prediction.column, n_categories)
-
-
 def class_distribution(task: TaskPredictions) -> FloatArray:
     """``CLASS_DISTRIBUTION`` of every requested sample.
 
@@ -64,7 +59,7 @@ def class_distribution(task: TaskPredictions) -> FloatArray:
         predictions = task.by_key.get(key, ())
         if not predictions:
             continue
-        vectors = np.array([distribution_vector(p, n_categories) for p in predictions])
+        vectors = np.array([_one_hot(p.column, n_categories) for p in predictions])
         if area_weighted:
             areas = np.array([float(p.area or 0) for p in predictions])
             total = float(areas.sum())

@@ -131,7 +131,7 @@ def test_class_distribution_and_category_count(setup: tuple[Path, dict[str, File
     assert people.source == "PREDICTIONS det/CATEGORY_COUNT[person]"
     np.testing.assert_allclose(people.values, [0, 1, 0])
     np.testing.assert_allclose(everything.values, [0, 3, 0])
-    np.testing.assert_allclose(classes.values, [[0, 0], [0.9, 0.1], [0.5, 0.5]])
+    np.testing.assert_allclose(classes.values, [[0, 0], [1, 0], [0, 1]])  # predicted classes
     summary = report.to_dict(selected=["a.png"])
     assert summary["class_distribution"]["det"] == {
         "before": {"car": 2, "person": 1},

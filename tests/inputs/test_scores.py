@@ -235,7 +235,7 @@ def test_class_distribution_and_category_count() -> None:
     soft_person = {**car, "category_id": 1, "probabilities": [0.2, 0.7, 0.1]}
     task = task_of(det, {"a.png": [car, car, soft_person], "b.png": [], "c.png": None})
 
-    np.testing.assert_allclose(class_distribution(task), [[2.2, 0.7, 0.1], [0, 0, 0], [0, 0, 0]])
+    np.testing.assert_allclose(class_distribution(task), [[2, 1, 0], [0, 0, 0], [0, 0, 0]])
     np.testing.assert_allclose(category_count(task, None), [3, 0, 0])
     np.testing.assert_allclose(category_count(task, ["person", "bike"]), [1, 0, 0])
     np.testing.assert_array_equal(class_counts(task), [[2, 1, 0], [0, 0, 0], [0, 0, 0]])
@@ -243,14 +243,19 @@ def test_class_distribution_and_category_count() -> None:
         category_count(task, ["truck"])
 
 
-def test_classification_distribution_is_the_probability_vector_or_one_hot() -> None:
-    cls = schema(TaskType.CLASSIFICATION, "a", "b")
+def test_classification_distribution_is_the_predicted_class_not_the_probabilities() -> None:
+    # An unsure classifier's flat vector must not count as a balanced sample (decisions.md).
+    cls = schema(TaskType.CLASSIFICATION, "a", "b", "c")
     task = task_of(
         cls,
-        {"p.png": [{"category_id": 0, "probabilities": [0.3]}], "h.png": [{"category_id": 1}]},
+        {
+            "sure.png": [{"category_id": 0, "probabilities": [0.9, 0.05, 0.05]}],
+            "unsure.png": [{"category_id": 2, "probabilities": [0.33, 0.33, 0.34]}],
+            "hard.png": [{"category_id": 1}],
+        },
     )
 
-    np.testing.assert_allclose(class_distribution(task), [[0.3, 0.7], [0.0, 1.0]])
+    np.testing.assert_allclose(class_distribution(task), [[1, 0, 0], [0, 0, 1], [0, 1, 0]])
 
 
 def test_segmentation_distribution_is_the_pixel_share() -> None:

@@ -204,3 +204,56 @@ def test_missing_target_class_is_noted_and_numeric_input_refused() -> None:
             seed=0,
             resolve_input=lambda _: InputValues(kind=ValueKind.NUMERIC, values=np.ones(20)),
         )
+
+
+def test_uniform_over_classifier_predictions_is_not_captured_by_unsure_samples() -> None:
+    # Ten classes of 120 down to 5 samples; 12 % of them (mostly of the largest class) come
+    # from an unsure classifier with a flat probability vector. UNIFORM over 30 picks must not
+    # fill up with those: every class has >= 3 samples predicted as it, so <= 6 per class.
+    from runner.inputs.class_vectors import class_distribution
+    from runner.inputs.prediction_schema import TaskSchema, TaskType
+    from runner.inputs.predictions import TaskPredictions, parse_file
+
+    names = tuple(f"c{j}" for j in range(10))
+    sizes = [120, 80, 50, 35, 25, 18, 12, 9, 7, 5]
+    schema = TaskSchema(
+        name="cls",
+        task_type=TaskType.CLASSIFICATION,
+        category_ids=tuple(range(10)),
+        category_names=names,
+    )
+    rng = np.random.default_rng(3)
+    truth = np.repeat(np.arange(10), sizes)
+    unsure = rng.random(truth.size) < 0.12
+    files = {}
+    for i, (label, flat) in enumerate(zip(truth.tolist(), unsure.tolist(), strict=True)):
+        probabilities = np.full(10, 0.02)
+        probabilities[label] = 0.82
+        if flat:
+            probabilities = np.full(10, 0.1) + rng.uniform(0, 0.001, 10)
+            probabilities /= probabilities.sum()
+        column = int(np.argmax(probabilities))
+        prediction = {"category_id": column, "probabilities": probabilities.tolist()}
+        files[f"{i:04d}.png"] = parse_file(
+            {"predictions": [prediction]}, key=f"{i:04d}.png", schema=schema, image_size=None
+        )
+    task = TaskPredictions(
+        schema=schema,
+        keys=tuple(files),
+        by_key=files,
+        missing=(),
+        skipped=(),
+        warnings=(),
+        files_read=len(files),
+    )
+    values = InputValues(
+        kind=ValueKind.DISTRIBUTION, values=class_distribution(task), categories=names
+    )
+    predicted = values.values.argmax(axis=1)
+    assert np.bincount(predicted, minlength=10).min() >= 3
+    cfg = SelectionConfig(
+        n_samples=30, strategies=[balance(PREDICTIONS, distribution=BalanceDistribution.UNIFORM)]
+    )
+    result = select(embeddings=points(truth.size), cfg=cfg, seed=0, resolve_input=lambda _: values)
+    per_class = np.bincount(predicted[result.indices], minlength=10)
+    assert per_class.max() <= 6 and per_class.min() >= 1, per_class
