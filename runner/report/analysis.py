@@ -5,7 +5,9 @@ here, in the artifacts stage, and stored as plain JSON:
 
 - **dashboard** — diversity (mean distance from a sample to its nearest neighbour within the
   set), coverage (``1 / (1 + mean distance from every candidate to its nearest selected
-  sample)``) and, per prediction task, class balance (entropy of the class distribution
+  sample)``), density match (the kernel distance, MMD, between the set and the candidates on
+  L2-normalised embeddings, kernel width as HERDING's; lower is better) and, per prediction
+  task, class balance (entropy of the class distribution
   divided by ``log(number of classes)``), for the selection and for a random subset of the
   same size drawn with the run's seed (Lightly's "Selection Results Dashboard", spec §6.5);
 - **nn_histogram** — nearest-neighbour distances within the candidates, the selection and the
@@ -34,11 +36,14 @@ from runner.report.analysis_parts import (
     ClassCounts,
     class_section,
     dashboard_rows,
+    density_match,
     distance_stats,
     example_pairs,
     histogram,
     map_points,
 )
+from runner.selection.diversity import unit_float32
+from runner.selection.herding import bandwidth
 
 __all__ = ["ClassCounts", "analyze", "example_keys", "read_projection_xy"]
 
@@ -94,6 +99,7 @@ def analyze(
     to_selected = nn.nearest(emb[candidate_queries], emb[selected])
     to_random = nn.nearest(emb[candidate_queries], emb[random_rows])
     classes = class_section(class_counts or {}, selected=selected, random_rows=random_rows)
+    density = _density(emb, candidate_queries, selected, random_rows, cap, seed)
     result: dict[str, Any] = {
         "version": ANALYSIS_VERSION,
         "metric": "euclidean",
@@ -103,7 +109,11 @@ def analyze(
         "sampling": _sampling(n=n, n_selected=int(selected.size), cap=cap),
         "dashboard": {
             "rows": dashboard_rows(
-                within=within, to_selected=to_selected, to_random=to_random, classes=classes
+                within=within,
+                to_selected=to_selected,
+                to_random=to_random,
+                classes=classes,
+                density=density,
             ),
             "distances": {name: distance_stats(d) for name, d in within.items()},
         },
@@ -133,6 +143,24 @@ def example_keys(analysis: Mapping[str, Any]) -> list[str]:
     """Keys shown in the example pairs (removed, then its nearest selected), without repeats."""
     pairs = analysis.get("examples", {}).get("pairs", [])
     return list(dict.fromkeys(key for p in pairs for key in (p["removed"], p["selected"])))
+
+
+def _density(
+    emb: npt.NDArray[np.float32],
+    reference: npt.NDArray[np.int64],
+    selected: npt.NDArray[np.int64],
+    random_rows: npt.NDArray[np.int64],
+    cap: int,
+    seed: int,
+) -> dict[str, float | None]:
+    """Density match (MMD) of the selection and of the random subset, on unit rows."""
+    unit = unit_float32(emb[reference])  # (r, D)
+    sigma2 = bandwidth(unit, k=30) if unit.shape[0] > 1 else 1.0
+    out: dict[str, float | None] = {}
+    for stream, (name, rows) in enumerate((("selection", selected), ("random", random_rows))):
+        members = rows[nn.sample_rows(rows.size, cap, np.random.default_rng([seed, 5 + stream]))]
+        out[name] = density_match(unit_float32(emb[members]), unit, sigma2)
+    return out
 
 
 def _within(

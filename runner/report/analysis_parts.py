@@ -39,7 +39,12 @@ DEFINITIONS = {
     "diversity": "mean distance from a sample to its nearest neighbour within the set",
     "coverage": "1 / (1 + mean distance from every candidate to its nearest sample of the set)",
     "balance": "entropy of the class distribution / log(number of classes)",
+    "density_match": (
+        "kernel distance (MMD) between the set and all candidates in the embedding space: how"
+        " far the set's distribution is from the data's; lower is better"
+    ),
 }
+LOWER_IS_BETTER = frozenset({"density_match"})
 
 
 def rounded(value: float | None) -> float | None:
@@ -95,6 +100,7 @@ def dashboard_rows(
     to_selected: Nearest,
     to_random: Nearest,
     classes: Mapping[str, Mapping[str, Any]],
+    density: Mapping[str, float | None] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per metric: the selection, the random subset and (for reference) all candidates.
 
@@ -103,6 +109,7 @@ def dashboard_rows(
         to_selected: Nearest selected sample of the candidate queries.
         to_random: Nearest random-subset sample of the same queries.
         classes: :func:`class_section`'s output (one balance row per task).
+        density: :func:`density_match` of the ``selection`` and the ``random`` subset.
     """
     rows = [
         _row(
@@ -120,6 +127,16 @@ def dashboard_rows(
             candidates=1.0,
         ),
     ]
+    if density is not None:
+        rows.append(
+            _row(
+                "density_match",
+                "Density match",
+                selection=density["selection"],
+                random=density["random"],
+                candidates=0.0,
+            )
+        )
     for task, section in classes.items():
         balance = section["balance"]
         rows.append(
@@ -155,7 +172,7 @@ def _row(
         "random": random,
         "candidates": candidates,
         "change_vs_random": change,
-        "higher_is_better": True,
+        "higher_is_better": metric not in LOWER_IS_BETTER,
         "definition": DEFINITIONS[metric],
     }
 
@@ -274,3 +291,39 @@ def _ints(values: FloatArray) -> list[float]:
     if np.all(values == np.round(values)):
         return [int(v) for v in values]
     return [float(round(v, 4)) for v in values]
+
+
+def density_match(
+    members: npt.NDArray[np.float32], reference: npt.NDArray[np.float32], sigma2: float
+) -> float | None:
+    """The kernel distance (MMD) between two sets of rows, Gaussian kernel of width ``sigma2``.
+
+    ``MMD² = mean K(M, M) - 2 mean K(M, R) + mean K(R, R)`` (biased estimate): 0 when the
+    members are distributed like the reference. A random subset is close on average; HERDING
+    minimises it directly.
+
+    Args:
+        members: The set's rows.  # (m, D) float32
+        reference: The rows it should represent (all candidates or a sample).  # (r, D)
+        sigma2: The kernel's ``sigma**2``.
+
+    Returns:
+        ``MMD``, or None for an empty set.
+    """
+    if not members.shape[0] or not reference.shape[0]:
+        return None
+
+    def mean_kernel(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
+        d2 = (
+            np.einsum("nd,nd->n", a, a)[:, None]
+            + np.einsum("nd,nd->n", b, b)[None, :]
+            - 2.0 * (a @ b.T)
+        )
+        return float(np.exp(np.maximum(d2, 0.0) * (-0.5 / sigma2)).mean())
+
+    squared = (
+        mean_kernel(members, members)
+        - 2.0 * mean_kernel(members, reference)
+        + mean_kernel(reference, reference)
+    )
+    return rounded(math.sqrt(max(squared, 0.0)))

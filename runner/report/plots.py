@@ -110,7 +110,8 @@ def dashboard_chart(rows: Sequence[Mapping[str, Any]]) -> str | None:
                     textcoords="offset points",
                 )
             ax.set_xticks([0, 1], ["selection", "random"])
-            ax.set_title(str(row.get("label", row.get("metric", ""))))
+            better = "higher" if row.get("higher_is_better", True) else "lower"
+            ax.set_title(f"{row.get('label', row.get('metric', ''))}\n({better} is better)")
             ax.set_ylim(0, max(max(heights) * 1.2, 1e-9))
         return _uri(fig)
 

@@ -167,3 +167,24 @@ def test_query_cap_fits_the_budget() -> None:
     cap = neighbours.query_cap(n_database_rows=500_000, dim=1280)
     assert cap == max(neighbours.MIN_QUERIES, int(neighbours.BUDGET_MULADDS // (500_000 * 1280)))
     assert neighbours.query_cap(n_database_rows=10, dim=4) > 1_000_000
+
+
+def test_density_match_is_zero_for_the_data_itself_and_grows_with_a_lopsided_set() -> None:
+    from runner.report.analysis_parts import density_match
+
+    rng = np.random.default_rng(0)
+    two = np.concatenate([rng.normal(0, 0.1, (100, 4)), rng.normal(1, 0.1, (100, 4))])
+    two = two.astype(np.float32)
+    balanced = two[::10]  # 10 of each cluster
+    lopsided = two[:20]  # 20 of the first cluster only
+    assert density_match(two, two, 0.05) == pytest.approx(0.0, abs=1e-3)
+    assert density_match(lopsided, two, 0.05) > 3 * density_match(balanced, two, 0.05)
+    assert density_match(two[:0], two, 0.05) is None
+
+
+def test_dashboard_has_a_density_match_row_where_lower_is_better() -> None:
+    result = _analyze()
+    row = _row(result, "density_match")
+    assert row["higher_is_better"] is False
+    assert row["selection"] is not None and row["random"] is not None
+    assert "lower is better" in row["definition"]
