@@ -11,7 +11,7 @@ real embeddings). Results replace the ``## Selection speed`` section of ``docs/b
 
 Usage: ``python benchmarks/selection_speed.py [--cases kind:N:D:k[:preset] ...]
 [--peers DIR] [--no-mundig CASE ...]`` (kind: random | clustered; preset: diversity |
-typicality | representative, ours only except diversity)
+typicality | representative | herding, ours only except diversity)
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ DEFAULT_CASES = [
     "clustered:1000000:256:1000",
     "clustered:100000:512:10000:typicality",
     "clustered:100000:512:10000:representative",
+    "clustered:100000:512:1000:herding",
+    "clustered:100000:512:10000:herding",
 ]
 
 OURS = """
@@ -54,7 +56,8 @@ def entry(kind, **fields):
 diversity = entry(StrategyType.DIVERSITY)
 typicality = entry(StrategyType.TYPICALITY, num_nearest_neighbors=30, strength=0.75)
 strategies = {"diversity": [diversity], "typicality": [typicality],
-              "representative": [diversity, typicality]}[sys.argv[4]]
+              "representative": [diversity, typicality],
+              "herding": [entry(StrategyType.HERDING)]}[sys.argv[4]]
 start = time.perf_counter()
 result = select(embeddings=x, cfg=SelectionConfig(n_samples=k - 1, strategies=strategies),
                 seed=0, preselected=[0])
@@ -209,7 +212,8 @@ def write_section(
         " minimum pairwise Euclidean distance of the selected set (higher is better). RSS:"
         " peak resident memory of the process, embeddings included. `representative` is the"
         " preset DIVERSITY x TYPICALITY (k = 30, strength 0.75); `typicality` is that"
-        " TYPICALITY alone (mostly the neighbour search); mundig runs DIVERSITY only.",
+        " TYPICALITY alone (mostly the neighbour search); `herding` is the default preset (HERDING);"
+        " mundig runs DIVERSITY only.",
         "",
         "| strategies | data | N | D | k | ours (s) | mundig (s) | ours / mundig | ours min dist "
         "| mundig min dist | ours RSS (GB) | mundig RSS (GB) |",
