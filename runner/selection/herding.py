@@ -28,7 +28,7 @@ The greedy loop combines objectives as a product, so the gain is reported as
 largest gain; next to WEIGHTS or BALANCE a gain lower by ``τ`` costs a factor ``e``.
 
 Cost, for ``N`` rows projected onto at most 64 principal components: ``μ`` is exact up to
-``N = 20,000`` and estimated from a fixed random base of 20,000 rows above; each pick then
+``N = 10,000`` and estimated from a fixed random base of 10,000 rows above; each pick then
 costs one pass over the ``N x 64`` rows. Nothing ``N x N`` is ever held.
 """
 
@@ -46,15 +46,20 @@ F64 = npt.NDArray[np.float64]
 
 DEFAULT_NEIGHBORS = 30
 BANDWIDTH = 0.5  # sigma as a fraction of the median k-th neighbour distance
-_BASE = 20_000  # rows of the kernel-mean base; every row below this size
+_BASE = 10_000  # rows of the kernel-mean base; every row below this size
 _QUERIES = 2_000  # rows whose k-th neighbour distance estimates the bandwidth
-_BLOCK = 4_096  # rows per block of kernel evaluations
+_BLOCK = 512  # rows per block of kernel evaluations (20 MB at the full base)
 
 
 def _squared_distances(x: F32, y: F32, y_sq: F32) -> F32:
-    """Squared Euclidean distances between the rows of ``x`` and ``y``.  # (len(x), len(y))"""
-    x_sq = np.einsum("nd,nd->n", x, x)[:, None]  # (n, 1)
-    d2: F32 = x_sq + y_sq[None, :] - 2.0 * (x @ y.T)
+    """Squared Euclidean distances between the rows of ``x`` and ``y``.  # (len(x), len(y))
+
+    One matrix product, then in-place updates: no temporary as large as the result.
+    """
+    d2: F32 = x @ y.T  # (n, m)
+    d2 *= np.float32(-2.0)
+    d2 += np.einsum("nd,nd->n", x, x)[:, None]
+    d2 += y_sq[None, :]
     return np.maximum(d2, 0.0, out=d2)
 
 
@@ -86,24 +91,55 @@ def bandwidth(x: F32, k: int) -> float:
     return max(BANDWIDTH**2 * float(np.median(kth)), 1e-12)
 
 
-def kernel_mean(x: F32, sigma2: float) -> F64:
-    """``μ_i``: the mean Gaussian kernel of each row to every row (or to a fixed base).
+def log_kernel_rows(x: F32, sigma2: float) -> F32:
+    """Rows ``a_i`` with ``a_i . b_j = log K(x_i, x_j)`` for :func:`log_kernel_column`'s ``b_j``.
+
+    ``-|x_i - x_j|^2 / (2 sigma^2) = x_i.x_j / sigma^2 - h_i - h_j`` with
+    ``h = |x|^2 / (2 sigma^2)``: ``a_i = [x_i / sigma^2, -h_i, 1]``, ``b_j = [x_j, 1, -h_j]``, so
+    a block of kernel values is one matrix product and one ``exp``.
 
     Args:
         x: The rows.  # (N, D) float32
-        sigma2: The kernel's ``σ²``.
+        sigma2: The kernel's ``sigma^2``.
+
+    Returns:
+        The augmented rows.  # (N, D + 2) float32
+    """
+    half = np.einsum("nd,nd->n", x, x) * np.float32(0.5 / sigma2)  # (N,)
+    rows = np.empty((x.shape[0], x.shape[1] + 2), dtype=np.float32)
+    np.multiply(x, np.float32(1.0 / sigma2), out=rows[:, :-2])
+    rows[:, -2] = -half
+    rows[:, -1] = 1.0
+    return rows
+
+
+def log_kernel_column(a: F32, sigma2: float, rows: npt.NDArray[np.int64]) -> F32:
+    """``b_j`` of the given rows, as columns, from :func:`log_kernel_rows`'s ``a``.  # (D+2, R)"""
+    x = a[rows, :-2] * np.float32(sigma2)  # (R, D)
+    columns = np.empty((a.shape[1], rows.size), dtype=np.float32)
+    columns[:-2] = x.T
+    columns[-2] = 1.0
+    columns[-1] = a[rows, -2]
+    return columns
+
+
+def kernel_mean(a: F32, sigma2: float) -> F64:
+    """``mu_i``: the mean Gaussian kernel of each row to every row (or to a fixed base).
+
+    Args:
+        a: :func:`log_kernel_rows` of the rows.  # (N, D + 2) float32
+        sigma2: The kernel's ``sigma^2``.
 
     Returns:
         The kernel density estimate of every row, in (0, 1].  # (N,) float64
     """
-    base = _sample(x.shape[0], _BASE)
-    xb = np.ascontiguousarray(x[base])  # (B, D)
-    xb_sq = np.einsum("nd,nd->n", xb, xb)  # (B,)
-    mean = np.empty(x.shape[0], dtype=np.float64)
-    for start in range(0, x.shape[0], _BLOCK):
-        d2 = _squared_distances(x[start : start + _BLOCK], xb, xb_sq)  # (b, B)
-        np.exp(d2 * np.float32(-0.5 / sigma2), out=d2)
-        mean[start : start + _BLOCK] = d2.mean(axis=1, dtype=np.float64)
+    base = _sample(a.shape[0], _BASE)
+    columns = log_kernel_column(a, sigma2, base)  # (D + 2, B)
+    weights = np.full(base.size, 1.0 / base.size, dtype=np.float32)  # (B,)
+    mean = np.empty(a.shape[0], dtype=np.float64)
+    for start in range(0, a.shape[0], _BLOCK):
+        block = a[start : start + _BLOCK] @ columns  # (b, B) log K
+        mean[start : start + _BLOCK] = np.exp(block, out=block) @ weights
     return mean
 
 
@@ -130,12 +166,12 @@ class HerdingObjective:
         if x.shape[1] > MAX_DIMS:
             x = project(x)
         n = x.shape[0]
-        self._x = x
-        self._x_sq = np.einsum("nd,nd->n", x, x)  # (N,)
         picks = n if budget is None else budget + preselected.size
         self._k = max(k, round(n / (10 * max(picks, 1))))
         self._sigma2 = bandwidth(x, self._k) if n > 1 else 1.0
-        self._mu = kernel_mean(x, self._sigma2)  # (N,)
+        self._a = log_kernel_rows(x, self._sigma2)  # (N, D + 2)
+        del x
+        self._mu = kernel_mean(self._a, self._sigma2)  # (N,)
         self._tau = max(float(np.median(self._mu)), 1e-12)
         self._penalty = np.zeros(n, dtype=np.float64)  # (N,) Σ_s K(x_i, x_s)
         self._count = 0
@@ -145,9 +181,9 @@ class HerdingObjective:
 
     def _add(self, row: int) -> None:
         """Add the kernel row of ``row`` to the penalty."""
-        d2 = self._x_sq + self._x_sq[row] - 2.0 * (self._x @ self._x[row])  # (N,)
-        np.maximum(d2, 0.0, out=d2)
-        self._penalty += np.exp(d2 * np.float32(-0.5 / self._sigma2))
+        column = log_kernel_column(self._a, self._sigma2, np.array([row]))[:, 0]  # (D + 2,)
+        log_k = self._a @ column  # (N,)
+        self._penalty += np.exp(log_k, out=log_k)
         self._count += 1
 
     def _gain(self) -> F64:
@@ -186,7 +222,7 @@ class HerdingObjective:
         return {
             "num_nearest_neighbors": self._k,
             "kernel_sigma": float(np.sqrt(self._sigma2)),
-            "density_base_rows": int(min(self._x.shape[0], _BASE)),
+            "density_base_rows": int(min(self._a.shape[0], _BASE)),
             "first_gain": self._gains[0] if self._gains else None,
             "last_gain": self._gains[-1] if self._gains else None,
         }
