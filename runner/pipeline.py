@@ -41,6 +41,7 @@ from runner.report.thumbnails import make_thumbnails
 from runner.selection.resolve import QueryKeys
 from runner.selection.select import SelectionResult, select
 from runner.validate import resolve_checkpoint, validate_run_config
+from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
     sources = validate_run_config(cfg)
     run_dir = RunDirectory.create(sources.runs_dir)
     clock = StageClock()
-    with log_to_file(run_dir.path / "log.txt"):
+    with log_to_file(contained(run_dir.path, "log.txt")):
         try:
             log.info(
                 "run %s: input %s, Lightly datasource %s",
@@ -80,7 +81,7 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                     content_hashes=prepared.hashes,
                     cfg=cfg.lightly,
                     checkpoint=_checkpoint(cfg, sources),
-                    cache_dir=sources.cache_dir / "embeddings",
+                    cache_dir=contained(sources.cache_dir, "embeddings"),
                     normalize=cfg.worker.normalize_embeddings,
                     videos=prepared.video_infos,
                 )
@@ -205,7 +206,9 @@ def publish(
             usable_videos = prepared.videos.inspection.usable()
             if chosen.sequences:
                 write_sequence_information(
-                    run_dir.path / "sequence_information.json", chosen.sequences, usable_videos
+                    contained(run_dir.path, "sequence_information.json"),
+                    chosen.sequences,
+                    usable_videos,
                 )
             video_report = {
                 "timeline": video_timeline(selected, usable_videos),
@@ -236,7 +239,7 @@ def publish(
         thumbnails = make_thumbnails(
             keys=list(dict.fromkeys(shown)),
             input_dir=frames_dir(sources.lightly_dir) if videos is not None else sources.input_dir,
-            out_dir=run_dir.path / "thumbnails",
+            out_dir=contained(run_dir.path, "thumbnails"),
             size=cfg.report.thumbnail_size,
         )
     write_run_outputs(

@@ -31,6 +31,7 @@ def validate_run_config(cfg: RunConfig) -> Datasources:
         ConfigError: the first problem found, as one line.
     """
     sources = resolve_datasources(cfg.mounts, cfg.datasource)
+    sources.check_writable_folders(cfg.datasource.thumbnail_suffix)
     resolve_relevant_filenames(cfg.worker.relevant_filenames_file, sources.lightly_dir)
     validate_selection(cfg.selection)
     _validate_worker(cfg, sources)
