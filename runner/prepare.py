@@ -76,6 +76,8 @@ def prepare(cfg: RunConfig, sources: Datasources, clock: StageClock) -> Prepared
         found = discover(
             sources.input_dir, relevant_filenames_file=relevant, dataset_type=cfg.dataset.type
         )
+        for line in found.skip_lines():
+            log.info("%s", line)
     with clock.stage("inspect"):
         if cfg.dataset.type is DatasetType.VIDEOS:
             prepared = _videos(cfg, sources, found)
