@@ -40,7 +40,7 @@ from runner.report.render import render_report
 from runner.report.thumbnails import make_thumbnails
 from runner.selection.resolve import QueryKeys
 from runner.selection.select import SelectionResult, select
-from runner.validate import resolve_checkpoint, validate_run_config
+from runner.validate import no_effect_keys, resolve_checkpoint, validate_run_config
 from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,9 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                 sources.input_dir,
                 sources.lightly_dir,
             )
+            no_effect = no_effect_keys(cfg)
+            for key, reason in no_effect.items():
+                log.warning("%s: accepted, no effect (%s)", key, reason)
             prepared = prepare(cfg, sources, clock)
             resolve_input, inputs = build_resolver(
                 keys=[s.key for s in prepared.usable],
@@ -105,6 +108,7 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                 embedded,
                 chosen,
                 inputs,
+                no_effect,
             )
             with clock.stage("report"):
                 rendered = render_report(
@@ -180,6 +184,7 @@ def publish(
     embedded: EmbeddingResult,
     chosen: Chosen,
     inputs: InputReport,
+    no_effect: dict[str, str],
 ) -> None:
     """Write the run's files: thumbnails, frames, projection, analysis, then report.json."""
     selected = chosen.selected
@@ -257,6 +262,7 @@ def publish(
         inputs=_inputs_section(inputs, selected),
         datapool=_datapool_summary(prepared.pool),
         videos=video_report,
+        no_effect=no_effect,
     )
 
 

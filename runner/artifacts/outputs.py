@@ -100,6 +100,7 @@ def write_run_outputs(
     inputs: Mapping[str, Any] | None = None,
     datapool: Mapping[str, Any] | None = None,
     videos: Mapping[str, Any] | None = None,
+    no_effect: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write selected filenames, embeddings, corruptness info, config and report.json.
 
@@ -173,6 +174,7 @@ def write_run_outputs(
         "files": dict(FILES),
         "versions": versions(),
         "config": config_dict,
+        "config_no_effect": dict(no_effect or {}),
     }
     if analysis is not None:
         report["analysis"] = dict(analysis)
