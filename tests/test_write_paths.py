@@ -310,3 +310,85 @@ def test_every_writer_refuses_to_leave_the_lightly_datasource(
 
 def test_thumbnail_relpath_keeps_dotdot_for_the_door_to_refuse() -> None:
     assert thumbnail_relpath("../x.png", "t/[filename].[extension]") == "t/../x.png"
+
+
+_AUDIT = r"""
+import json, os, sys
+events = []
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+# event -> positions of the paths it writes, and of its dir_fd (None: no dir_fd argument)
+WRITES = {
+    "os.mkdir": ((0,), 2),
+    "os.rename": ((0, 1), 2),
+    "os.symlink": ((1,), 2),
+    "os.remove": ((0,), 1),
+    "os.rmdir": ((0,), 1),
+    "os.chmod": ((0,), 2),
+    "os.link": ((1,), None),
+    "os.truncate": ((0,), None),
+    "shutil.rmtree": ((0,), 1),
+}
+
+def hook(event, args):
+    if event == "open":
+        path, mode, flags = args
+        if isinstance(mode, str):
+            writes = any(c in mode for c in "wax+")
+        else:
+            writes = bool(flags & WRITE_FLAGS)
+        if writes and isinstance(path, (str, bytes, os.PathLike)):
+            events.append((event, os.fsdecode(path)))
+    elif event in WRITES:
+        positions, dir_fd = WRITES[event]
+        if dir_fd is not None and len(args) > dir_fd and args[dir_fd] not in (None, -100):
+            return  # relative to a folder rmtree opened; its top path was recorded
+        for i in positions:
+            if isinstance(args[i], (str, bytes, os.PathLike)):
+                events.append((event, os.fsdecode(args[i])))
+
+sys.addaudithook(hook)
+import atexit
+atexit.register(lambda: open(os.environ["AUDIT_OUT"], "w").write(json.dumps(events)))
+from runner.cli import main
+sys.argv = ["lightly-run", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("extra", "returncode"),
+    [([], 0), (["datasource.thumbnail_suffix='../../in/ds/[filename]_thumb.[extension]'"], 2)],
+    ids=["default", "hostile thumbnail_suffix"],
+)
+def test_a_real_run_writes_only_in_the_lightly_datasource(
+    tmp_path: Path, extra: list[str], returncode: int
+) -> None:
+    """Every file a run opens for writing, creates, renames or deletes (Python audit events)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import FAST, Mounts
+
+    mounts = Mounts(tmp_path / "in", tmp_path / "lm", "ds")
+    write_images(mounts.input_dir, [f"img_{i}.png" for i in range(6)])
+    mounts.lightly_dir.mkdir(parents=True)
+    (tmp_path / "lm" / "other").mkdir()
+    cwd, home, tmp = tmp_path / "cwd", tmp_path / "home", tmp_path / "tmp"
+    for folder in (cwd, home, tmp):
+        folder.mkdir()
+    out = tmp_path / "audit.json"
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "AUDIT_OUT": str(out)}
+    args = [*mounts.overrides(), *FAST, "selection.n_samples=3", *extra]
+    result = subprocess.run(
+        [sys.executable, "-c", _AUDIT, *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == returncode, result.stderr
+    events = json.loads(out.read_text())
+    paths = {Path(os.path.abspath(os.path.join(cwd, p))) for _, p in events} - {out, cwd}
+    allowed = [mounts.lightly_dir.resolve(), home, tmp, Path("/dev"), Path("/proc")]
+    outside = sorted(str(p) for p in paths if not any(p.is_relative_to(a) for a in allowed))
+    assert outside == [], outside
+    if returncode == 0:
+        assert any(p.is_relative_to(mounts.lightly_dir) for p in paths)  # the hook saw the run

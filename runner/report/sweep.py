@@ -120,8 +120,7 @@ def sweep_dir_of(config: DictConfig) -> Path:
     mount = str(OmegaConf.select(config, "mounts.lightly_mount", default=""))
     relative = str(OmegaConf.select(config, "datasource.lightly.relative_path", default=""))
     lightly_dir = (Path(mount) / relative).resolve()
-    sweep = Path(str(config.hydra.sweep.dir))
-    sweep = sweep if sweep.is_absolute() else Path.cwd() / sweep
+    sweep = Path(os.path.realpath(str(config.hydra.sweep.dir)))  # existing part resolved
     try:
         relative_sweep = sweep.relative_to(lightly_dir)
     except ValueError:
