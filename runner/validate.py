@@ -19,6 +19,7 @@ from runner.datasource.lightly_dir import (
 )
 from runner.datasource.sequences import check_sequence_selection
 from runner.datasource.video_samples import check_video_options
+from runner.embedding.device import plan_device
 from runner.embedding.models import get_spec, resolve_weights
 from runner.errors import ConfigError
 from runner.selection.strategies import validate_selection
@@ -54,6 +55,8 @@ NO_EFFECT: dict[str, str] = {
     "worker.num_processes": "use lightly.loader.num_workers",
     "worker.num_threads": "use lightly.loader.num_workers",
     "worker.output_image_format": "exported video frames are always PNG",
+    "worker.corruptness_check.corruption_threshold": "a file is corrupt when it does not "
+    "decode; there is no corruption score to threshold",
     "lightly.loader.shuffle": "a training option; embedding reads every sample in order",
     "lightly.loader.drop_last": "a training option; embedding keeps every sample",
     "lightly.model.out_dim": "a training option (no training here)",
@@ -111,6 +114,8 @@ def _validate_report(cfg: RunConfig) -> None:
         raise ConfigError(
             f"report.n_example_images must be >= 0 (0: no examples), got {report.n_example_images}"
         )
+    if report.template_dir and not Path(report.template_dir).is_dir():
+        raise ConfigError(f"report.template_dir is not a folder: {report.template_dir}")
     if not 16 <= report.thumbnail_size <= 1024:
         raise ConfigError(
             f"report.thumbnail_size must be between 16 and 1024 pixels, got {report.thumbnail_size}"
@@ -184,3 +189,4 @@ def _validate_lightly(cfg: RunConfig) -> None:
         raise ConfigError(
             "lightly.trainer.devices must be 1 (multi-device embedding breaks Hydra sweeps)"
         )
+    plan_device(lightly.trainer)  # accelerator and visible GPUs, before any work

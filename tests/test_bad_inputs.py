@@ -720,6 +720,16 @@ CONFIGS: list[tuple[str, list[str], str]] = [
         "inside the input mount",
     ),
     (".lightly symlinked outside", ["datasource.lightly.relative_path=escape"], "outside"),
+    (
+        "accelerator unknown",
+        ["lightly.trainer.accelerator=tpu"],
+        "lightly.trainer.accelerator='tpu'",
+    ),
+    (
+        "template_dir missing",
+        ["report.template_dir=/nonexistent/templates"],
+        "report.template_dir is not a folder",
+    ),
     ("seed not an integer", ["lightly.seed=1.5"], "seed"),
 ]
 
@@ -768,3 +778,22 @@ def test_installed_script_refuses_meaningless_values_in_one_line(
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_sweep_dir_outside_the_lightly_datasource_is_refused_before_hydra_makes_it(
+    config_mounts: Mounts,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from runner import cli
+
+    outside = tmp_path / "elsewhere"
+    args = [*_config_args(config_mounts, []), f"hydra.sweep.dir={outside}", "lightly.seed=1,2"]
+    monkeypatch.setattr(sys, "argv", ["lightly-run", "-m", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1, err
+    assert "hydra.sweep.dir" in err and "not inside the Lightly datasource" in err
+    assert not outside.exists()

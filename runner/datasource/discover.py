@@ -46,6 +46,7 @@ SKIP_NOT_A_FILE = "not a regular file"
 SKIP_NOT_RELEVANT = "not in relevant_filenames_file"
 SKIP_NOT_FOUND = "listed in relevant_filenames_file but not found"
 SKIP_SYMLINK_LOOP = "symlink loop"
+SKIP_BROKEN_SYMLINK = "broken symlink"
 SKIP_NOT_UTF8 = "file name is not valid UTF-8"
 SKIP_CONTROL_CHARS = "control character in file name"
 
@@ -269,6 +270,8 @@ def _classify(
             return SKIP_SYMLINK_LOOP
         if not target.is_relative_to(root):
             return SKIP_SYMLINK_OUTSIDE
+        if not target.exists():
+            return SKIP_BROKEN_SYMLINK
     try:
         status = path.stat()  # follows a file symlink: identity of the bytes we will read
     except OSError as exc:
