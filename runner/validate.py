@@ -55,8 +55,6 @@ NO_EFFECT: dict[str, str] = {
     "worker.num_processes": "use lightly.loader.num_workers",
     "worker.num_threads": "use lightly.loader.num_workers",
     "worker.output_image_format": "exported video frames are always PNG",
-    "worker.corruptness_check.corruption_threshold": "a file is corrupt when it does not "
-    "decode; there is no corruption score to threshold",
     "lightly.loader.shuffle": "a training option; embedding reads every sample in order",
     "lightly.loader.drop_last": "a training option; embedding keeps every sample",
     "lightly.model.out_dim": "a training option (no training here)",
@@ -73,7 +71,7 @@ _COLLATE_USED = {"input_size"}
 def no_effect_keys(cfg: RunConfig) -> dict[str, str]:
     """Keys set to a value other than the default that this version accepts but ignores.
 
-    Listed in ``report.json`` (``config.accepted_no_effect``) and in the log, with the reason.
+    Listed in ``report.json`` (``config_no_effect``) and in the log, with the reason.
     """
     defaults = RunConfig()
     found: dict[str, str] = {}
@@ -84,6 +82,11 @@ def no_effect_keys(cfg: RunConfig) -> dict[str, str]:
             continue
         if _get(cfg, key) != _get(defaults, key):
             found[key] = NO_EFFECT.get(key, "a training augmentation (no training here)")
+    threshold = "worker.corruptness_check.corruption_threshold"
+    if cfg.dataset.type is DatasetType.IMAGES and _get(cfg, threshold) != _get(defaults, threshold):
+        found[threshold] = (
+            "only VIDEOS datasets use it; an image is corrupt when it does not decode"
+        )
     if cfg.worker.datasource.process_all and not cfg.worker.use_datapool:
         found["worker.datasource.process_all"] = (
             "without worker.use_datapool every run processes all samples"
