@@ -68,22 +68,30 @@ def _torch_load(path: Path, *, setting: str) -> Any:
         with torch.serialization.safe_globals(safe_checkpoint_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        message = str(exc)
-        if "Weights only load failed" not in message and "WeightsUnpickler" not in message:
-            raise ConfigError(
-                f"{setting}={path}: not a readable torch file ({_first_line(exc)})"
-            ) from None
-        # the file's own type names, e.g. posix.system for a pickle that would run a command
-        found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)", message)
-        what = f"objects of type {found.group(1)}" if found else "objects that are not weights"
-        raise ConfigError(
-            f"{setting}={path} holds {what}, which are never unpickled (they could run "
-            "code); re-save the weights only: torch.save(model.state_dict(), path)"
-        ) from None
+        raise ConfigError(_refusal(str(exc), setting=setting, path=path)) from None
     except (OSError, RuntimeError, EOFError, ValueError, TypeError, AttributeError) as exc:
         raise ConfigError(
             f"{setting}={path}: not a readable torch file ({_first_line(exc)})"
         ) from None
+
+
+def _refusal(message: str, *, setting: str, path: Path) -> str:
+    """One line for a file ``weights_only`` refused: what is in it and how to re-save it."""
+    resave = "re-save the weights only: torch.save(model.state_dict(), path)"
+    # the file's own type names, e.g. posix.system for a pickle that would run a command
+    found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)", message)
+    if found or "SETITEM" in message or "BUILD" in message:
+        what = f"objects of type {found.group(1)}" if found else "objects that are not weights"
+        return (
+            f"{setting}={path} holds {what}, which are never unpickled (they could run "
+            f"code); {resave}"
+        )
+    after = message.split("WeightsUnpickler error:", 1)[-1]
+    detail = next((line.strip() for line in after.splitlines() if line.strip()), "unknown")
+    return (
+        f"{setting}={path}: not a readable torch file of weights ({detail}); it was not "
+        f"unpickled (that could run code): if it is a pickle or a whole model, {resave}"
+    )
 
 
 def _keys_note(label: str, keys: list[str]) -> str:
