@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from runner.datasource.discover import (
+    SKIP_BROKEN_SYMLINK,
     SKIP_CONTROL_CHARS,
     SKIP_DIR_SYMLINK,
     SKIP_HIDDEN,
@@ -214,7 +215,7 @@ def _image_cases() -> list[Case]:
         Case(
             "broken link",
             _symlink("links/broken.png", "missing.png"),
-            f"skipped:{SKIP_NOT_READABLE}",
+            f"skipped:{SKIP_BROKEN_SYMLINK}",
             "links/broken.png",
         ),
         Case(
@@ -389,11 +390,17 @@ def _listed(outcome: Outcome, case: Case) -> str | None:
     if case.listed == "corrupt":
         return samples["corrupt"].get(case.shown)
     if case.listed == "corrupt_video":
-        frames = [r for k, r in samples["corrupt"].items() if k.startswith(Path(case.shown).stem)]
+        prefix = _frame_prefix(case.shown)
+        frames = [r for k, r in samples["corrupt"].items() if k.startswith(prefix)]
         return samples["corrupt_videos"].get(case.shown) or (frames[0] if frames else None)
     if case.listed == "duplicate":
         return "duplicate" if case.shown in samples["duplicates"] else None
     raise AssertionError(case.listed)
+
+
+def _frame_prefix(video: str) -> str:
+    """Frame keys of a video start with its path without extension and a dash."""
+    return Path(video).with_suffix("").as_posix() + "-"
 
 
 IMAGE_CASES = _image_cases()
@@ -555,7 +562,7 @@ def test_bad_video_item_is_listed_with_its_reason(videos_run: Outcome, case: Cas
     reason = _listed(videos_run, case)
     assert reason is not None, f"{case.shown!r} not listed as {case.listed}"
     assert case.reason in reason
-    assert not any(key.startswith(Path(case.shown).stem + "-") for key in videos_run.embedded)
+    assert not any(key.startswith(_frame_prefix(case.shown)) for key in videos_run.embedded)
 
 
 @pytest.mark.slow
