@@ -75,3 +75,32 @@ def test_selected_filenames_refuse_a_line_break(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="line break"):
         write_lines(tmp_path / "selected_filenames.txt", ["a.png", "b\n.png"])
     assert not (tmp_path / "selected_filenames.txt").exists()
+
+
+def test_relevant_filenames_with_a_bom_or_control_characters(tmp_path: Path) -> None:
+    from runner.datasource.relevant import load_relevant_filenames
+    from runner.errors import ConfigError
+
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes(b"\xef\xbb\xbfa.png\nb.png\n")
+    assert load_relevant_filenames(bom).exact_paths == {"a.png", "b.png"}
+    nul = tmp_path / "nul.txt"
+    nul.write_bytes(b"a\x00b.png\n")
+    with pytest.raises(ConfigError, match="line 1: paths must not contain control characters"):
+        load_relevant_filenames(nul)
+
+
+@pytest.mark.parametrize("data", [b"caf\xe9.png\n", b"\xff\xfe\x00a"])
+def test_an_unreadable_tag_file_is_one_line(tmp_path: Path, data: bytes) -> None:
+    from runner.config import InputType, SelectionInput
+    from runner.datasource.tags import tag_resolver
+    from runner.errors import ConfigError, DataError
+
+    (tmp_path / "tags").mkdir()
+    (tmp_path / "tags" / "mine.txt").write_bytes(data)
+    resolve = tag_resolver(tmp_path)
+    with pytest.raises(DataError, match="cannot read tag 'mine'") as info:
+        resolve(SelectionInput(type=InputType.EMBEDDINGS, tag_name="mine"))
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match="naming a tag"):
+        resolve(SelectionInput(type=InputType.EMBEDDINGS, tag_name="mi\x00ne"))
