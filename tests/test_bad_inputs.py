@@ -289,6 +289,36 @@ N_GOOD = len(PREDICTIONS) + len(METADATA) + 4
 GOOD = [f"good/good_{i:02d}.png" for i in range(N_GOOD)]
 ODD_BUT_VALID = ["names/ünïcødé.png", "names/with space.png", "names/#hash%.png", "names/-dash.png"]
 
+
+def _odd_images() -> dict[str, Any]:
+    """Valid images in unusual modes and shapes: each must be embedded like any other."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    gray16 = (rng.random((40, 50)) * 65535).astype(np.uint16)
+    return {
+        "odd/gray16.png": Image.fromarray(gray16),
+        "odd/float32.tiff": Image.fromarray(gray16.astype(np.float32) / 65535),
+        "odd/int32.tiff": Image.fromarray(gray16.astype(np.int32)),
+        "odd/cmyk.jpg": Image.fromarray(rng.integers(0, 255, (40, 40, 3), np.uint8)).convert(
+            "CMYK"
+        ),
+        "odd/palette.png": Image.fromarray(rng.integers(0, 255, (30, 30, 3), np.uint8)).convert(
+            "P"
+        ),
+        "odd/gray_alpha.png": Image.fromarray(rng.integers(0, 255, (30, 30, 2), np.uint8), "LA"),
+        "odd/bilevel.png": Image.fromarray(rng.integers(0, 255, (30, 30), np.uint8)).convert("1"),
+        "odd/rgba.webp": Image.fromarray(rng.integers(0, 255, (30, 30, 4), np.uint8), "RGBA"),
+        "odd/one_pixel.png": Image.new("RGB", (1, 1), (200, 10, 10)),
+        "odd/very_wide.png": Image.fromarray(rng.integers(0, 255, (2, 3000, 3), np.uint8)),
+        "odd/upper_case.PNG": Image.fromarray(rng.integers(0, 255, (30, 30, 3), np.uint8)),
+        "odd/png_named.jpg": Image.fromarray(rng.integers(0, 255, (30, 30, 3), np.uint8)),
+    }
+
+
+ODD_IMAGES = list(_odd_images())
+
 STRATEGIES = (
     "selection.strategies=[{input:{type:EMBEDDINGS},strategy:{type:DIVERSITY}},"
     "{input:{type:SCORES,task:det,score:object_frequency},strategy:{type:WEIGHTS}},"
@@ -353,6 +383,9 @@ def images_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
     mounts = Mounts(base / "in", base / "lm", "ds")
     (base / "outside.png").write_bytes(image_bytes(seed=98))
     write_images(mounts.input_dir, GOOD + ODD_BUT_VALID, seed=3)
+    for name, image in _odd_images().items():
+        (mounts.input_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        image.save(mounts.input_dir / name, format="PNG" if "png" in name.lower() else None)
     for case in _image_cases():
         if not (case.root_skip and RUNS_AS_ROOT):
             case.make(mounts.input_dir)
@@ -462,7 +495,7 @@ def test_bad_metadata_file_is_listed_with_its_reason(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("key", GOOD + ODD_BUT_VALID)
+@pytest.mark.parametrize("key", GOOD + ODD_BUT_VALID + ODD_IMAGES)
 def test_good_items_beside_bad_ones_are_embedded(images_run: Outcome, key: str) -> None:
     assert key in images_run.embedded
 
