@@ -691,7 +691,7 @@ CONFIGS: list[tuple[str, list[str], str]] = [
     (
         "thumbnail suffix into metadata",
         [f"{DATASOURCE_SUFFIX}='.lightly/metadata/[filename].json'"],
-        "must not write into .lightly/metadata/",
+        "must name its own folder under .lightly/",
     ),
     (
         "thumbnail suffix url",

@@ -118,6 +118,8 @@ def test_contained_keeps_a_final_symlink_inside_unresolved(tmp_path: Path) -> No
         ".lightly/thumbnails/thumb.png",  # no [filename]: every thumbnail the same file
         ".lightly/metadata/[filename].json",  # would overwrite the user's metadata
         ".lightly/runs/[filename].png",
+        ".lightly/[filename].json",  # [filename] may be metadata/x
+        ".lightly/[filename]/thumb.png",
     ],
 )
 def test_thumbnail_suffix_is_refused_with_the_rule(suffix: str) -> None:

@@ -110,10 +110,12 @@ def check_thumbnail_suffix(value: str) -> None:
         or any(part in (".", "..", "") for part in parts)
     ):
         raise ConfigError(f"{rule}, got '{value}'")
-    if parts[0] == DOT_LIGHTLY and len(parts) > 2 and parts[1] in _RESERVED:
+    # Under .lightly/ the next folder must be fixed: [filename] may begin with 'metadata/'.
+    if parts[0] == DOT_LIGHTLY and (len(parts) < 3 or "[" in parts[1] or parts[1] in _RESERVED):
         raise ConfigError(
-            f"{name} must not write into .lightly/{parts[1]}/ (inputs and run state live "
-            f"there), got '{value}'"
+            f"{name} must name its own folder under .lightly/ (not runs, cache, datapool, "
+            f"frames, sweeps, tags, predictions, metadata, embeddings or crops, where inputs "
+            f"and run state live), got '{value}'"
         )
 
 
