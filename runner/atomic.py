@@ -1,7 +1,8 @@
 """Atomic file writes, used by every stage: a temp name in the same folder, then a rename.
 
 A reader (the viewer, a user's script, a later run) never sees a half-written file, and a
-crash leaves at most a hidden ``.*.tmp`` file behind.
+crash leaves at most a hidden ``.*.tmp`` file behind. Every path given here comes from
+:func:`runner.write_paths.contained`, which proves it lies in the Lightly datasource.
 """
 
 from __future__ import annotations

@@ -175,6 +175,30 @@ def precheck(argv: Sequence[str]) -> None:
             finally:
                 GlobalHydra.instance().clear()
             validate_run_config(run_cfg)
+        if {"-m", "--multirun"} & set(argv) and combos:
+            _check_sweep_dir(config_name, combos[0], overrides)
+
+
+def _check_sweep_dir(config_name: str, combo: list[str], overrides: Sequence[str]) -> None:
+    """Refuse a ``hydra.sweep.dir`` outside the Lightly datasource before Hydra creates it.
+
+    Raises:
+        UserError: The sweep folder is not inside the Lightly datasource.
+    """
+    from runner.report.sweep import sweep_dir_of
+
+    hydra_overrides = [o for o in overrides if o.lstrip("+~").startswith("hydra.")]
+    GlobalHydra.instance().clear()
+    try:
+        with hydra.initialize_config_dir(str(config_dir()), version_base="1.3"):
+            cfg = hydra.compose(
+                config_name=config_name,
+                overrides=[*combo, *hydra_overrides],
+                return_hydra_config=True,
+            )
+    finally:
+        GlobalHydra.instance().clear()
+    sweep_dir_of(cfg)
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")

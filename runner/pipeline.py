@@ -40,7 +40,8 @@ from runner.report.render import render_report
 from runner.report.thumbnails import make_thumbnails
 from runner.selection.resolve import QueryKeys
 from runner.selection.select import SelectionResult, select
-from runner.validate import resolve_checkpoint, validate_run_config
+from runner.validate import no_effect_keys, resolve_checkpoint, validate_run_config
+from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
     sources = validate_run_config(cfg)
     run_dir = RunDirectory.create(sources.runs_dir)
     clock = StageClock()
-    with log_to_file(run_dir.path / "log.txt"):
+    with log_to_file(contained(run_dir.path, "log.txt")):
         try:
             log.info(
                 "run %s: input %s, Lightly datasource %s",
@@ -66,6 +67,9 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                 sources.input_dir,
                 sources.lightly_dir,
             )
+            no_effect = no_effect_keys(cfg)
+            for key, reason in no_effect.items():
+                log.warning("%s: accepted, no effect (%s)", key, reason)
             prepared = prepare(cfg, sources, clock)
             resolve_input, inputs = build_resolver(
                 keys=[s.key for s in prepared.usable],
@@ -80,7 +84,7 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                     content_hashes=prepared.hashes,
                     cfg=cfg.lightly,
                     checkpoint=_checkpoint(cfg, sources),
-                    cache_dir=sources.cache_dir / "embeddings",
+                    cache_dir=contained(sources.cache_dir, "embeddings"),
                     normalize=cfg.worker.normalize_embeddings,
                     videos=prepared.video_infos,
                 )
@@ -104,6 +108,7 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                 embedded,
                 chosen,
                 inputs,
+                no_effect,
             )
             with clock.stage("report"):
                 rendered = render_report(
@@ -179,6 +184,7 @@ def publish(
     embedded: EmbeddingResult,
     chosen: Chosen,
     inputs: InputReport,
+    no_effect: dict[str, str],
 ) -> None:
     """Write the run's files: thumbnails, frames, projection, analysis, then report.json."""
     selected = chosen.selected
@@ -205,7 +211,9 @@ def publish(
             usable_videos = prepared.videos.inspection.usable()
             if chosen.sequences:
                 write_sequence_information(
-                    run_dir.path / "sequence_information.json", chosen.sequences, usable_videos
+                    contained(run_dir.path, "sequence_information.json"),
+                    chosen.sequences,
+                    usable_videos,
                 )
             video_report = {
                 "timeline": video_timeline(selected, usable_videos),
@@ -236,7 +244,7 @@ def publish(
         thumbnails = make_thumbnails(
             keys=list(dict.fromkeys(shown)),
             input_dir=frames_dir(sources.lightly_dir) if videos is not None else sources.input_dir,
-            out_dir=run_dir.path / "thumbnails",
+            out_dir=contained(run_dir.path, "thumbnails"),
             size=cfg.report.thumbnail_size,
         )
     write_run_outputs(
@@ -254,6 +262,7 @@ def publish(
         inputs=_inputs_section(inputs, selected),
         datapool=_datapool_summary(prepared.pool),
         videos=video_report,
+        no_effect=no_effect,
     )
 
 

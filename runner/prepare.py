@@ -23,6 +23,7 @@ from runner.datasource.video_samples import VideoCandidates, prepare_frames
 from runner.decode.inspect import FileInfo, inspect_files
 from runner.decode.video import VideoInfo
 from runner.errors import DataError
+from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ def prepare(cfg: RunConfig, sources: Datasources, clock: StageClock) -> Prepared
         found = discover(
             sources.input_dir, relevant_filenames_file=relevant, dataset_type=cfg.dataset.type
         )
+        for line in found.skip_lines():
+            log.info("%s", line)
     with clock.stage("inspect"):
         if cfg.dataset.type is DatasetType.VIDEOS:
             prepared = _videos(cfg, sources, found)
@@ -94,7 +97,7 @@ def _images(cfg: RunConfig, sources: Datasources, found: Discovery) -> Prepared:
         )
     inspection = inspect_files(
         found.samples,
-        cache_file=sources.cache_dir / "inspect.json",
+        cache_file=contained(sources.cache_dir, "inspect.json"),
         num_threads=cfg.lightly.loader.num_workers,
         check_corruptness=cfg.worker.enable_corruptness_check,
     )
@@ -124,7 +127,7 @@ def _videos(cfg: RunConfig, sources: Datasources, found: Discovery) -> Prepared:
         )
     frames = prepare_frames(
         found.videos,
-        cache_file=sources.cache_dir / "video_inspect.json",
+        cache_file=contained(sources.cache_dir, "video_inspect.json"),
         check_corruptness=cfg.worker.enable_corruptness_check,
         corruption_threshold=cfg.worker.corruptness_check.corruption_threshold,
         num_threads=cfg.lightly.loader.num_workers,

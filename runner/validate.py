@@ -7,9 +7,11 @@ this version accepts (so Lightly dicts load) but cannot honour yet.
 
 from __future__ import annotations
 
+import re
+from dataclasses import fields
 from pathlib import Path
 
-from runner.config import DatasetType, RunConfig
+from runner.config import CollateConfig, DatasetType, RunConfig
 from runner.datasource.lightly_dir import (
     Datasources,
     resolve_datasources,
@@ -17,11 +19,13 @@ from runner.datasource.lightly_dir import (
 )
 from runner.datasource.sequences import check_sequence_selection
 from runner.datasource.video_samples import check_video_options
+from runner.embedding.device import plan_device
 from runner.embedding.models import get_spec, resolve_weights
 from runner.errors import ConfigError
 from runner.selection.strategies import validate_selection
 
 PRECISIONS = ("auto", "32", "16", "bf16")
+IMAGE_FORMATS = ("png", "jpg", "jpeg")
 
 
 def validate_run_config(cfg: RunConfig) -> Datasources:
@@ -31,11 +35,94 @@ def validate_run_config(cfg: RunConfig) -> Datasources:
         ConfigError: the first problem found, as one line.
     """
     sources = resolve_datasources(cfg.mounts, cfg.datasource)
+    sources.check_writable_folders(cfg.datasource.thumbnail_suffix)
     resolve_relevant_filenames(cfg.worker.relevant_filenames_file, sources.lightly_dir)
     validate_selection(cfg.selection)
+    _validate_selection_extras(cfg)
     _validate_worker(cfg, sources)
     _validate_lightly(cfg)
+    _validate_report(cfg)
     return sources
+
+
+# Keys accepted so Lightly's dicts load unchanged, with no effect here: key -> reason.
+NO_EFFECT: dict[str, str] = {
+    "selection.lightly_path_regex": "metadata from file paths is not implemented (Lightly "
+    "never documented its effect)",
+    "worker.datasource.bypass_verify": "a local datasource has no permissions to verify",
+    "worker.shutdown_when_job_finished": "every lightly-run ends after its job",
+    "worker.upload_report": "the report is always written to the run directory",
+    "worker.num_processes": "use lightly.loader.num_workers",
+    "worker.num_threads": "use lightly.loader.num_workers",
+    "worker.output_image_format": "exported video frames are always PNG",
+    "lightly.loader.shuffle": "a training option; embedding reads every sample in order",
+    "lightly.loader.drop_last": "a training option; embedding keeps every sample",
+    "lightly.model.out_dim": "a training option (no training here)",
+    "lightly.model.num_ftrs": "a training option (no training here)",
+    "lightly.model.width": "a training option (no training here)",
+    "lightly.trainer.max_epochs": "a training option (no training here)",
+    "lightly.criterion": "a training option (no training here)",
+    "lightly.optimizer": "a training option (no training here)",
+    "lightly.checkpoint_callback": "a training option (no training here)",
+}
+_COLLATE_USED = {"input_size"}
+
+
+def no_effect_keys(cfg: RunConfig) -> dict[str, str]:
+    """Keys set to a value other than the default that this version accepts but ignores.
+
+    Listed in ``report.json`` (``config_no_effect``) and in the log, with the reason.
+    """
+    defaults = RunConfig()
+    found: dict[str, str] = {}
+    keys = list(NO_EFFECT)
+    keys += [f"lightly.collate.{f.name}" for f in fields(CollateConfig)]
+    for key in keys:
+        if key.startswith("lightly.collate.") and key.rsplit(".", 1)[1] in _COLLATE_USED:
+            continue
+        if _get(cfg, key) != _get(defaults, key):
+            found[key] = NO_EFFECT.get(key, "a training augmentation (no training here)")
+    threshold = "worker.corruptness_check.corruption_threshold"
+    if cfg.dataset.type is DatasetType.IMAGES and _get(cfg, threshold) != _get(defaults, threshold):
+        found[threshold] = (
+            "only VIDEOS datasets use it; an image is corrupt when it does not decode"
+        )
+    if cfg.worker.datasource.process_all and not cfg.worker.use_datapool:
+        found["worker.datasource.process_all"] = (
+            "without worker.use_datapool every run processes all samples"
+        )
+    return found
+
+
+def _get(obj: object, dotted: str) -> object:
+    for name in dotted.split("."):
+        obj = getattr(obj, name)
+    return obj
+
+
+def _validate_selection_extras(cfg: RunConfig) -> None:
+    regex = cfg.selection.lightly_path_regex
+    if regex is not None:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise ConfigError(
+                f"selection.lightly_path_regex is not a valid regular expression ({exc}): {regex!r}"
+            ) from None
+
+
+def _validate_report(cfg: RunConfig) -> None:
+    report = cfg.report
+    if report.n_example_images < 0:
+        raise ConfigError(
+            f"report.n_example_images must be >= 0 (0: no examples), got {report.n_example_images}"
+        )
+    if report.template_dir and not Path(report.template_dir).is_dir():
+        raise ConfigError(f"report.template_dir is not a folder: {report.template_dir}")
+    if not 16 <= report.thumbnail_size <= 1024:
+        raise ConfigError(
+            f"report.thumbnail_size must be between 16 and 1024 pixels, got {report.thumbnail_size}"
+        )
 
 
 def _validate_worker(cfg: RunConfig, sources: Datasources) -> None:
@@ -55,6 +142,17 @@ def _validate_worker(cfg: RunConfig, sources: Datasources) -> None:
         )
     if worker.selected_sequence_length > 1 and cfg.dataset.type is not DatasetType.VIDEOS:
         raise ConfigError("worker.selected_sequence_length > 1 needs dataset.type=VIDEOS")
+    for key, value in (
+        ("worker.num_processes", worker.num_processes),
+        ("worker.num_threads", worker.num_threads),
+    ):
+        if value < -1:
+            raise ConfigError(f"{key} must be >= -1 (-1: automatic), got {value}")
+    if worker.output_image_format.lower() not in IMAGE_FORMATS:
+        raise ConfigError(
+            f"invalid worker.output_image_format {worker.output_image_format!r}; "
+            f"allowed: {', '.join(IMAGE_FORMATS)}"
+        )
     if not 0.0 <= worker.corruptness_check.corruption_threshold <= 1.0:
         raise ConfigError("worker.corruptness_check.corruption_threshold must be in [0, 1]")
     if worker.checkpoint:
@@ -84,7 +182,14 @@ def _validate_lightly(cfg: RunConfig) -> None:
             f"invalid lightly.trainer.precision '{lightly.trainer.precision}'; "
             f"allowed: {', '.join(PRECISIONS)}"
         )
+    if lightly.trainer.gpus < 0:
+        raise ConfigError(f"lightly.trainer.gpus must be >= 0 (0: CPU), got {lightly.trainer.gpus}")
+    if lightly.trainer.max_epochs < 0:
+        raise ConfigError(
+            f"lightly.trainer.max_epochs must be >= 0, got {lightly.trainer.max_epochs}"
+        )
     if lightly.trainer.devices != 1:
         raise ConfigError(
             "lightly.trainer.devices must be 1 (multi-device embedding breaks Hydra sweeps)"
         )
+    plan_device(lightly.trainer)  # accelerator and visible GPUs, before any work

@@ -129,3 +129,68 @@ def make_writable(folder: Path) -> None:
 
 def copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
+
+
+# --- bad inputs: hostile files, names and trees (tests/test_bad_inputs.py) ---------------------
+
+RUNS_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def image_bytes(fmt: str = "PNG", *, seed: int = 0, size: int = 64) -> bytes:
+    """A real photo crop encoded as ``fmt`` (distinct content per ``seed``)."""
+    import io
+
+    buffer = io.BytesIO()
+    photo_crops(1, size=size, seed=seed)[0].save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG signature, a valid IHDR claiming ``width`` x ``height``, and IEND: a tiny bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def tree_fingerprint(folder: Path) -> dict[bytes, tuple[object, ...]]:
+    """Every entry below ``folder`` (no symlink followed): kind, mode, mtime, bytes or target.
+
+    Works with names that are not UTF-8, symlink loops, FIFOs and unreadable files; equal
+    fingerprints before and after a run mean the tree is byte-identical and untouched.
+    """
+    import hashlib
+
+    out: dict[bytes, tuple[object, ...]] = {}
+    root = os.fsencode(folder)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in [*dirnames, *filenames]:
+            path = os.path.join(dirpath, name)
+            info = os.lstat(path)
+            rel = os.path.relpath(path, root)
+            if os.path.islink(path):
+                out[rel] = ("link", os.readlink(path))
+            elif os.path.isdir(path):
+                out[rel] = ("dir", info.st_mode, info.st_mtime_ns)
+            elif not os.path.isfile(path):
+                out[rel] = ("special", info.st_mode, info.st_mtime_ns)
+            else:
+                try:
+                    with open(path, "rb") as handle:
+                        digest = hashlib.sha256(handle.read()).hexdigest()
+                except OSError:
+                    digest = "unreadable"
+                out[rel] = ("file", info.st_mode, info.st_mtime_ns, digest)
+    return out
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (not reused this soon on a normal machine)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

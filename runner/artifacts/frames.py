@@ -32,6 +32,7 @@ from runner.datasource.lightly_dir import DOT_LIGHTLY
 from runner.datasource.sample import Sample
 from runner.decode.video import VideoError, VideoInfo, frame_to_image
 from runner.decode.video_reader import VideoReader
+from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class FrameExport:
 
 def frames_dir(lightly_dir: Path) -> Path:
     """``<lightly datasource>/.lightly/frames``."""
-    return lightly_dir / DOT_LIGHTLY / "frames"
+    return contained(lightly_dir, DOT_LIGHTLY, "frames")
 
 
 def export_frames(
@@ -165,10 +166,9 @@ def _export_video(
 
 def _target(root: Path, name: str) -> Path:
     """Where frame ``name`` goes; refuses names that would leave ``root``."""
-    target = root / name
     if name.startswith("/") or ".." in Path(name).parts or not name.endswith(".png"):
         raise ValueError(f"invalid frame name: {name!r}")
-    return target
+    return contained(root, name)
 
 
 def _remove(root: Path, name: str) -> None:
@@ -212,4 +212,4 @@ def _load_manifest(root: Path) -> dict[str, dict[str, int]]:
 def _write_manifest(root: Path, *, run_id: str, frames: Mapping[str, dict[str, int]]) -> None:
     root.mkdir(parents=True, exist_ok=True)
     content = {"format": MANIFEST_FORMAT, "run_id": run_id, "frames": dict(sorted(frames.items()))}
-    atomic_write_json(root / MANIFEST_NAME, content)
+    atomic_write_json(contained(root, MANIFEST_NAME), content)

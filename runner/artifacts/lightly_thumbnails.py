@@ -30,6 +30,7 @@ from runner.decode.errors import DecodeError
 from runner.decode.image import open_image
 from runner.decode.video import VideoError, VideoInfo, frame_to_image
 from runner.decode.video_reader import VideoReader
+from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,8 @@ def write_lightly_thumbnails(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         outcomes = list(
             pool.map(
-                lambda s: _one(s, lightly_dir / thumbnail_relpath(s.key, suffix), size), images
+                lambda s: _one(s, contained(lightly_dir, thumbnail_relpath(s.key, suffix)), size),
+                images,
             )
         )
         for video_outcomes in pool.map(
@@ -119,7 +121,7 @@ def _frames_of_video(
     outcomes: list[str] = []
     todo: dict[int, Path] = {}
     for sample in samples:
-        target = lightly_dir / thumbnail_relpath(sample.key, suffix)
+        target = contained(lightly_dir, thumbnail_relpath(sample.key, suffix))
         if target.exists() and target.stat().st_mtime_ns >= sample.mtime_ns:
             outcomes.append("kept")
         else:

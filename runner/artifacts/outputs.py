@@ -30,6 +30,7 @@ from runner.datasource.lightly_dir import Datasources
 from runner.embedding.embed import EmbeddingResult
 from runner.prepare import Prepared
 from runner.selection.select import SelectionResult
+from runner.write_paths import contained
 
 SCHEMA_VERSION = 1
 
@@ -99,6 +100,7 @@ def write_run_outputs(
     inputs: Mapping[str, Any] | None = None,
     datapool: Mapping[str, Any] | None = None,
     videos: Mapping[str, Any] | None = None,
+    no_effect: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write selected filenames, embeddings, corruptness info, config and report.json.
 
@@ -107,17 +109,17 @@ def write_run_outputs(
     out = run_dir.path
     found, corrupt, duplicates = prepared.found, prepared.corrupt, prepared.duplicates
     pool = dict(datapool or {"enabled": False, "preselected": []})
-    write_lines(out / FILES["selected_filenames"], selected)
-    write_embeddings_csv(out / FILES["embeddings"], embedded.keys, embedded.embeddings)
+    write_lines(contained(out, FILES["selected_filenames"]), selected)
+    write_embeddings_csv(contained(out, FILES["embeddings"]), embedded.keys, embedded.embeddings)
     atomic_write_json(
-        out / FILES["corruptness_check_information"],
+        contained(out, FILES["corruptness_check_information"]),
         {
             "corrupt_samples": dict(sorted(corrupt.items())),
             "corrupt_videos": dict(sorted(prepared.corrupt_videos.items())),
         },
     )
-    atomic_write_json(out / FILES["duplicates"], dict(sorted(duplicates.items())))
-    atomic_write_text(out / FILES["config"], yaml.safe_dump(config_dict, sort_keys=False))
+    atomic_write_json(contained(out, FILES["duplicates"]), dict(sorted(duplicates.items())))
+    atomic_write_text(contained(out, FILES["config"]), yaml.safe_dump(config_dict, sort_keys=False))
     hashes = prepared.hashes
     report = {
         "schema_version": SCHEMA_VERSION,
@@ -172,6 +174,7 @@ def write_run_outputs(
         "files": dict(FILES),
         "versions": versions(),
         "config": config_dict,
+        "config_no_effect": dict(no_effect or {}),
     }
     if analysis is not None:
         report["analysis"] = dict(analysis)
@@ -179,7 +182,7 @@ def write_run_outputs(
         report["inputs"] = dict(inputs)
     if videos is not None:
         report["videos"] = dict(videos)
-    atomic_write_json(out / FILES["report_json"], report)
+    atomic_write_json(contained(out, FILES["report_json"]), report)
     return report
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from runner.atomic import atomic_path
+from runner.write_paths import contained
 
 PROJECTION_FILE = "projection.npz"
 
@@ -42,7 +43,7 @@ def write_projection(
     run_dir: Path, *, keys: Sequence[str], embeddings: np.ndarray, seed: int
 ) -> Path:
     """Write ``projection.npz`` with ``keys`` (N,) and ``xy`` (N, 2) float32."""
-    path = run_dir / PROJECTION_FILE
+    path = contained(run_dir, PROJECTION_FILE)
     xy = pca_2d(embeddings, seed=seed)
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez(tmp, keys=np.asarray(list(keys), dtype=str), xy=xy)

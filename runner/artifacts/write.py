@@ -14,7 +14,14 @@ __all__ = ["atomic_write_json", "atomic_write_text", "write_embeddings_csv", "wr
 
 
 def write_lines(path: Path, lines: Sequence[str]) -> None:
-    """One entry per line, newline-terminated (empty file for no entries)."""
+    """One entry per line, newline-terminated (empty file for no entries).
+
+    Raises:
+        ValueError: An entry holds a line break (discovery skips such names, so this is a bug).
+    """
+    broken = next((line for line in lines if "\n" in line or "\r" in line), None)
+    if broken is not None:
+        raise ValueError(f"entry with a line break cannot be written one per line: {broken!r}")
     atomic_write_text(path, "".join(f"{line}\n" for line in lines))
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from runner.atomic import atomic_write_json
 from runner.errors import DataError
+from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class DatapoolPlan:
 
 
 def state_path(dot_lightly: Path) -> Path:
-    return dot_lightly / "datapool" / "state.json"
+    return contained(dot_lightly, "datapool", "state.json")
 
 
 def load_state(dot_lightly: Path) -> DatapoolState:

@@ -11,8 +11,10 @@ become samples once each video's frames are known
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -43,6 +45,10 @@ SKIP_NOT_READABLE = "not readable"
 SKIP_NOT_A_FILE = "not a regular file"
 SKIP_NOT_RELEVANT = "not in relevant_filenames_file"
 SKIP_NOT_FOUND = "listed in relevant_filenames_file but not found"
+SKIP_SYMLINK_LOOP = "symlink loop"
+SKIP_BROKEN_SYMLINK = "broken symlink"
+SKIP_NOT_UTF8 = "file name is not valid UTF-8"
+SKIP_CONTROL_CHARS = "control character in file name"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,16 @@ class Discovery:
     def n_skipped(self) -> int:
         """Number of skipped entries over all reasons."""
         return sum(len(paths) for paths in self.skipped.values())
+
+    def skip_lines(self, *, limit: int = 20) -> list[str]:
+        """One log line per skip reason: the count and the first ``limit`` paths."""
+        lines = []
+        for reason, paths in self.skipped.items():
+            more = (
+                f" (+{len(paths) - limit} more, all in report.json)" if len(paths) > limit else ""
+            )
+            lines.append(f"skipped {len(paths)} ({reason}): {', '.join(paths[:limit])}{more}")
+        return lines
 
 
 def discover(
@@ -163,17 +179,71 @@ def _walk(root: Path, skipped: defaultdict[str, list[str]]) -> list[str]:
         for entry in entries:
             rel = rel_dir + entry.name
             is_dir = entry.is_dir(follow_symlinks=False)
-            if entry.name.startswith("."):
-                skipped[SKIP_HIDDEN].append(rel + "/" if is_dir else rel)
+            shown = rel + "/" if is_dir else rel
+            bad_name = name_problem(entry.name)
+            if bad_name:
+                skipped[bad_name].append(printable_name(shown))
+            elif entry.name.startswith("."):
+                skipped[SKIP_HIDDEN].append(shown)
             elif is_dir:
-                pending.append(rel + "/")
-            elif entry.is_symlink() and entry.is_dir():
-                skipped[SKIP_DIR_SYMLINK].append(rel + "/")
-            elif entry.is_symlink() or entry.is_file(follow_symlinks=False):
+                pending.append(shown)
+            elif entry.is_symlink():
+                _symlink_entry(entry, rel, files, skipped)
+            elif entry.is_file(follow_symlinks=False):
                 files.append(rel)
             else:
                 skipped[SKIP_NOT_A_FILE].append(rel)
     return files
+
+
+def _symlink_entry(
+    entry: os.DirEntry[str], rel: str, files: list[str], skipped: defaultdict[str, list[str]]
+) -> None:
+    """A directory symlink is skipped, a loop is skipped, a file symlink is a candidate."""
+    try:
+        points_to_dir = entry.is_dir()
+    except OSError as exc:  # ELOOP: a -> b -> a, or a link to itself
+        if exc.errno == errno.ELOOP:
+            skipped[SKIP_SYMLINK_LOOP].append(rel)
+        else:
+            skipped[SKIP_NOT_READABLE].append(rel)
+        return
+    if points_to_dir:
+        skipped[SKIP_DIR_SYMLINK].append(rel + "/")
+    else:
+        files.append(rel)
+
+
+def name_problem(name: str) -> str | None:
+    """Why a file or folder name cannot become a sample key, or None if it can.
+
+    Keys are written one per line (``selected_filenames.txt``), into CSV and JSON, and are
+    served as URLs: they must be valid UTF-8 (``os.scandir`` gives undecodable bytes as lone
+    surrogates) and hold no control characters (newline, carriage return, tab, escape, ...).
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return SKIP_NOT_UTF8
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        return SKIP_CONTROL_CHARS
+    return None
+
+
+def printable_name(name: str) -> str:
+    """``name`` for lists and logs: undecodable bytes as ``\\xNN``, control characters escaped.
+
+    Display only: a name that really contains a backslash sequence looks the same.
+    """
+    raw = os.fsencode(name).decode("utf-8", errors="backslashreplace")
+    out = []
+    for char in raw:
+        if unicodedata.category(char) == "Cc":
+            # every Cc character is below U+0100
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char, f"\\x{ord(char):02x}"))
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def _classify(
@@ -197,13 +267,15 @@ def _classify(
         try:
             target = path.resolve()
         except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
-            return SKIP_NOT_READABLE
+            return SKIP_SYMLINK_LOOP
         if not target.is_relative_to(root):
             return SKIP_SYMLINK_OUTSIDE
+        if not target.exists():
+            return SKIP_BROKEN_SYMLINK
     try:
         status = path.stat()  # follows a file symlink: identity of the bytes we will read
-    except OSError:
-        return SKIP_NOT_READABLE
+    except OSError as exc:
+        return SKIP_SYMLINK_LOOP if exc.errno == errno.ELOOP else SKIP_NOT_READABLE
     if not stat.S_ISREG(status.st_mode):
         return SKIP_NOT_A_FILE
     if not os.access(path, os.R_OK):

@@ -14,8 +14,11 @@ from pathlib import Path, PurePosixPath
 
 from runner.config import DatasourceConfig, MountsConfig
 from runner.errors import ConfigError
+from runner.write_paths import contained
 
 DOT_LIGHTLY = ".lightly"
+# Folders under ``.lightly/`` that runs write (checked before any work).
+WRITTEN_FOLDERS = ("runs", "cache", "cache/embeddings", "frames", "datapool", "sweeps")
 
 
 @dataclass(frozen=True)
@@ -29,15 +32,27 @@ class Datasources:
 
     @property
     def dot_lightly(self) -> Path:
-        return self.lightly_dir / DOT_LIGHTLY
+        """``.lightly/``, proven inside the Lightly datasource (it may be a symlink there)."""
+        return contained(self.lightly_dir, DOT_LIGHTLY)
 
     @property
     def runs_dir(self) -> Path:
-        return self.dot_lightly / "runs"
+        return contained(self.dot_lightly, "runs")
 
     @property
     def cache_dir(self) -> Path:
-        return self.dot_lightly / "cache"
+        return contained(self.dot_lightly, "cache")
+
+    def check_writable_folders(self, thumbnail_suffix: str) -> None:
+        """Prove before any work that the folders a run writes stay in the Lightly datasource.
+
+        Raises:
+            OutsideLightlyDatasourceError: A symlinked folder (``.lightly/runs`` …) leads out.
+        """
+        for name in WRITTEN_FOLDERS:
+            contained(self.dot_lightly, name, "x")
+        if thumbnail_suffix:
+            contained(self.lightly_dir, thumbnail_suffix.replace("[filename]", "x"))
 
 
 def _check_mount(name: str, value: str) -> Path:
@@ -64,6 +79,46 @@ def _check_relative(name: str, value: str) -> PurePosixPath:
     return PurePosixPath(*parts) if parts else PurePosixPath()
 
 
+# Folders of ``.lightly/`` that hold the user's inputs or the tool's own state: no thumbnails.
+_RESERVED = frozenset(
+    {"runs", "cache", "datapool", "frames", "sweeps", "tags", "predictions", "metadata"}
+    | {"embeddings", "crops"}
+)
+
+
+def check_thumbnail_suffix(value: str) -> None:
+    """Validate Lightly's ``thumbSuffix`` template (``""`` disables thumbnails).
+
+    Raises:
+        ConfigError: Absolute, ``://``, ``.``/``..`` components, no ``[filename]``, or a
+            reserved ``.lightly/`` folder; one line naming the rule.
+    """
+    if not value:
+        return
+    name = "datasource.thumbnail_suffix"
+    rule = (
+        f"{name} must be a path relative to the Lightly datasource that contains [filename], "
+        "without a leading '/', '://' or '.'/'..' components "
+        "(default .lightly/thumbnails/[filename]_thumb.[extension])"
+    )
+    parts = value.split("/")
+    if (
+        value.startswith("/")
+        or "://" in value
+        or "\0" in value
+        or "[filename]" not in value
+        or any(part in (".", "..", "") for part in parts)
+    ):
+        raise ConfigError(f"{rule}, got '{value}'")
+    # Under .lightly/ the next folder must be fixed: [filename] may begin with 'metadata/'.
+    if parts[0] == DOT_LIGHTLY and (len(parts) < 3 or "[" in parts[1] or parts[1] in _RESERVED):
+        raise ConfigError(
+            f"{name} must name its own folder under .lightly/ (not runs, cache, datapool, "
+            f"frames, sweeps, tags, predictions, metadata, embeddings or crops, where inputs "
+            f"and run state live), got '{value}'"
+        )
+
+
 def resolve_datasources(mounts: MountsConfig, datasource: DatasourceConfig) -> Datasources:
     """Validate mounts and relative paths and return the resolved folders.
 
@@ -81,6 +136,7 @@ def resolve_datasources(mounts: MountsConfig, datasource: DatasourceConfig) -> D
             "datasource.web_server_location must start with http:// or https://, "
             f"got '{datasource.web_server_location}'"
         )
+    check_thumbnail_suffix(datasource.thumbnail_suffix)
     input_dir = (input_mount / input_rel).resolve()
     lightly_dir = (lightly_mount / lightly_rel).resolve()
     if not input_dir.is_relative_to(input_mount) or not lightly_dir.is_relative_to(lightly_mount):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -94,7 +95,7 @@ def load_relevant_filenames(path: Path) -> RelevantFilenames:
         DataError: The file exists but cannot be read as UTF-8 text.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is dropped
     except FileNotFoundError as exc:
         raise ConfigError(f"relevant_filenames_file not found: {path}") from exc
     except (OSError, UnicodeDecodeError) as exc:
@@ -156,6 +157,8 @@ def _check_relative(entry: str, *, number: int, line: str, source: str) -> None:
         problem = "paths must not start with './' or '../'"
     elif ".." in PurePosixPath(entry).parts:
         problem = "paths must not contain '..'"
+    elif any(unicodedata.category(char) == "Cc" for char in entry):
+        problem = "paths must not contain control characters (such as NUL or ESC)"
     if problem is not None:
         raise ConfigError(
             f"relevant_filenames_file {source} line {number}: {problem}; write paths relative "

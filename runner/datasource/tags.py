@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from runner.config import SelectionInput
-from runner.errors import ConfigError
+from runner.errors import ConfigError, DataError
 
 
 def tag_resolver(dot_lightly: Path) -> Callable[[SelectionInput], Sequence[str]]:
@@ -20,14 +20,17 @@ def tag_resolver(dot_lightly: Path) -> Callable[[SelectionInput], Sequence[str]]
 
     def query_keys(selection_input: SelectionInput) -> Sequence[str]:
         name = selection_input.tag_name or ""
-        if not name or "/" in name or name.startswith("."):
+        if not name or "/" in name or name.startswith(".") or not name.isprintable():
             raise ConfigError(f"SIMILARITY needs input.tag_name naming a tag, got {name!r}")
         for path in (
             dot_lightly / "tags" / f"{name}.txt",
             dot_lightly / "runs" / name / "selected_filenames.txt",
         ):
             if path.is_file():
-                lines = path.read_text(encoding="utf-8").splitlines()
+                try:
+                    lines = path.read_text(encoding="utf-8-sig").splitlines()
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise DataError(f"cannot read tag {name!r} from {path}: {exc}") from None
                 return [line.strip() for line in lines if line.strip()]
         raise ConfigError(
             f"tag {name!r} not found: write {dot_lightly / 'tags' / (name + '.txt')} "

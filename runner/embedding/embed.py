@@ -41,6 +41,7 @@ from runner.embedding.models import (
 from runner.embedding.transforms import Preprocess
 from runner.embedding.writer import ShardWriter, load_shard
 from runner.errors import ConfigError
+from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def embed(
     """
     keys = _sorted_keys(samples, content_hashes)
     job = _plan(cfg, checkpoint=checkpoint, normalize=normalize, work_dir=cache_dir)
-    cache_file = cache_dir / f"{job.fingerprint[:16]}.npz"
+    cache_file = contained(cache_dir, f"{job.fingerprint[:16]}.npz")
     table = load_cache(cache_file, dim=job.embedding_dim)
     hashes = [content_hashes[k] for k in keys]
     cached = table.lookup(hashes) >= 0  # (N,)

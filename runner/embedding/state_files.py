@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
 import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,23 +27,71 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def safe_checkpoint_globals() -> list[Any]:
+    """The non-tensor types a Lightning checkpoint may hold, allowed by ``weights_only=True``.
+
+    Lightning stores ``hyper_parameters`` as a plain dict or, for Hydra users, as OmegaConf
+    containers; these restore plain data and run no code of the file's choosing.
+    """
+    import typing
+
+    from omegaconf import DictConfig, ListConfig
+    from omegaconf.base import ContainerMetadata, Metadata
+    from omegaconf.nodes import AnyNode, BooleanNode, FloatNode, IntegerNode, StringNode
+
+    return [
+        DictConfig,
+        ListConfig,
+        ContainerMetadata,
+        Metadata,
+        AnyNode,
+        BooleanNode,
+        FloatNode,
+        IntegerNode,
+        StringNode,
+        typing.Any,
+        collections.defaultdict,
+        dict,
+        list,
+        int,
+    ]
+
+
 def _torch_load(path: Path, *, setting: str) -> Any:
-    """Read a torch file on the CPU; tensors only unless the file needs full unpickling."""
+    """Read a torch file on the CPU with ``weights_only=True``: nothing in it runs as code.
+
+    Raises:
+        ConfigError: The file holds other objects (named, with how to re-save it), or it is
+            not a torch file.
+    """
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # Lightning checkpoints may pickle hyper-parameters; the user named this file.
-        log.warning("%s=%s holds non-tensor objects; loading it as a trusted file", setting, path)
-    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        with torch.serialization.safe_globals(safe_checkpoint_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ConfigError(_refusal(str(exc), setting=setting, path=path)) from None
+    except (OSError, RuntimeError, EOFError, ValueError, TypeError, AttributeError) as exc:
         raise ConfigError(
             f"{setting}={path}: not a readable torch file ({_first_line(exc)})"
-        ) from exc
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise ConfigError(
-            f"{setting}={path}: not a readable torch file ({_first_line(exc)})"
-        ) from exc
+        ) from None
+
+
+def _refusal(message: str, *, setting: str, path: Path) -> str:
+    """One line for a file ``weights_only`` refused: what is in it and how to re-save it."""
+    resave = "re-save the weights only: torch.save(model.state_dict(), path)"
+    # the file's own type names, e.g. posix.system for a pickle that would run a command
+    found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)", message)
+    if found or "SETITEM" in message or "BUILD" in message:
+        what = f"objects of type {found.group(1)}" if found else "objects that are not weights"
+        return (
+            f"{setting}={path} holds {what}, which are never unpickled (they could run "
+            f"code); {resave}"
+        )
+    after = message.split("WeightsUnpickler error:", 1)[-1]
+    detail = next((line.strip() for line in after.splitlines() if line.strip()), "unknown")
+    return (
+        f"{setting}={path}: not a readable torch file of weights ({detail}); it was not "
+        f"unpickled (that could run code): if it is a pickle or a whole model, {resave}"
+    )
 
 
 def _keys_note(label: str, keys: list[str]) -> str:

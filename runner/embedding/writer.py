@@ -13,11 +13,12 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 
 from runner.atomic import atomic_path
 from runner.embedding.model import Prediction
+from runner.write_paths import contained
 
 
 def shard_path(directory: Path, rank: int) -> Path:
     """Where rank ``rank`` saves its shard."""
-    return directory / f"shard-{rank}.npz"
+    return contained(directory, f"shard-{rank}.npz")
 
 
 def save_shard(path: Path, *, keys: list[str], embeddings: np.ndarray) -> None:

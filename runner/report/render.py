@@ -26,6 +26,7 @@ from runner.report import filters, plots
 from runner.report.view import analysis_view, strategies_view
 from runner.report.view_inputs import inputs_view
 from runner.resources import templates_dir
+from runner.write_paths import contained
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def render_report(
     html = env.get_template(MAIN_TEMPLATE).render(
         report=report, view=build_view(report=report, run_dir=run_dir), title=title
     )
-    html_path = run_dir / "report.html"
+    html_path = contained(run_dir, "report.html")
     _write_atomic(path=html_path, data=html.encode("utf-8"))
 
     try:
@@ -92,7 +93,7 @@ def render_report(
             raise MissingDependencyError(warning) from exc
         logger.warning(warning)
         return RenderOutcome(html=html_path, pdf=None, warning=warning)
-    pdf_path = run_dir / "report.pdf"
+    pdf_path = contained(run_dir, "report.pdf")
     _write_atomic(path=pdf_path, data=pdf_bytes)
     return RenderOutcome(html=html_path, pdf=pdf_path, warning=None)
 

@@ -31,6 +31,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from runner.atomic import atomic_write_json
+from runner.write_paths import OutsideLightlyDatasourceError, contained
 
 logger = logging.getLogger("runner")
 
@@ -65,8 +66,8 @@ class SweepReportCallback(Callback):
             return
         try:
             record = job_record(config, job_return, before=self._before)
-            sweep_dir = Path(str(config.hydra.sweep.dir))
-            atomic_write_json(sweep_dir / JOBS_DIR / f"{record['num']:03d}.json", record)
+            sweep_dir = sweep_dir_of(config)
+            atomic_write_json(contained(sweep_dir, JOBS_DIR, f"{record['num']:03d}.json"), record)
             if record["status"] == "FAILED":
                 _write_summary(config, sweep_dir)
         except Exception as exc:
@@ -74,7 +75,12 @@ class SweepReportCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Write ``sweep_report.json``, ``.html`` and ``.pdf`` in the sweep directory."""
-        _write_summary(config, Path(str(config.hydra.sweep.dir)))
+        try:
+            sweep_dir = sweep_dir_of(config)
+        except Exception as exc:
+            logger.warning("sweep summary not written: %s", exc)
+            return
+        _write_summary(config, sweep_dir)
 
 
 def _write_summary(config: DictConfig, sweep_dir: Path) -> None:
@@ -103,6 +109,25 @@ def is_multirun(config: DictConfig) -> bool:
     """Whether ``config`` is a job (or the sweep) of a ``-m`` run."""
     mode = OmegaConf.select(config, "hydra.mode", default=None)
     return getattr(mode, "name", str(mode)) == "MULTIRUN"
+
+
+def sweep_dir_of(config: DictConfig) -> Path:
+    """``hydra.sweep.dir``, proven inside the job's Lightly datasource.
+
+    Raises:
+        OutsideLightlyDatasourceError: The sweep folder is not inside the Lightly datasource.
+    """
+    mount = str(OmegaConf.select(config, "mounts.lightly_mount", default=""))
+    relative = str(OmegaConf.select(config, "datasource.lightly.relative_path", default=""))
+    lightly_dir = (Path(mount) / relative).resolve()
+    sweep = Path(os.path.realpath(str(config.hydra.sweep.dir)))  # existing part resolved
+    try:
+        relative_sweep = sweep.relative_to(lightly_dir)
+    except ValueError:
+        raise OutsideLightlyDatasourceError(
+            f"hydra.sweep.dir {sweep} is not inside the Lightly datasource {lightly_dir}"
+        ) from None
+    return contained(lightly_dir, str(relative_sweep))
 
 
 def runs_dir(config: DictConfig) -> Path:

@@ -21,6 +21,7 @@ from typing import Any
 from runner.atomic import atomic_write_bytes, atomic_write_json
 from runner.errors import MissingDependencyError, UserError
 from runner.report import plots, render
+from runner.write_paths import contained
 
 logger = logging.getLogger(__name__)
 
@@ -145,14 +146,14 @@ def render_sweep(
         MissingDependencyError: If ``pdf_required`` and WeasyPrint or its libraries are missing.
     """
     summary = build_sweep_summary(sweep_dir)
-    atomic_write_json(sweep_dir / "sweep_report.json", summary)
+    atomic_write_json(contained(sweep_dir, "sweep_report.json"), summary)
     env = render.build_environment(template_dir=template_dir)
     html = env.get_template(SWEEP_TEMPLATE).render(
         sweep=summary,
         chart=sweep_chart(summary),
         title=title or render.DEFAULT_TITLE,
     )
-    html_path = sweep_dir / "sweep_report.html"
+    html_path = contained(sweep_dir, "sweep_report.html")
     atomic_write_bytes(html_path, html.encode("utf-8"))
     try:
         pdf = render.html_to_pdf(html=html, base_url=str(sweep_dir))
@@ -161,7 +162,7 @@ def render_sweep(
         if pdf_required:
             raise MissingDependencyError(warning) from exc
         return render.RenderOutcome(html=html_path, pdf=None, warning=warning)
-    pdf_path = sweep_dir / "sweep_report.pdf"
+    pdf_path = contained(sweep_dir, "sweep_report.pdf")
     atomic_write_bytes(pdf_path, pdf)
     return render.RenderOutcome(html=html_path, pdf=pdf_path, warning=None)
 

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from PIL import Image, ImageOps
 
 from runner.atomic import atomic_path
+from runner.write_paths import contained
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def make_thumbnails(
         if image is None:
             continue
         name = f"{i:04d}.jpg"
-        _save_jpeg_atomic(image=image, path=out_dir / name)
+        _save_jpeg_atomic(image=image, path=contained(out_dir, name))
         written[key] = str(PurePosixPath(out_dir.name) / name)
     return written
 

@@ -120,7 +120,7 @@ def test_symlinks_inside_followed_outside_skipped_directories_not_followed(
     assert inside.size == (root / "real" / "a.png").stat().st_size
     assert found.skipped["symlink outside the input datasource"] == ["outside_link.png"]
     assert found.skipped["directory symlink not followed"] == ["loop/"]
-    assert found.skipped["not readable"] == ["broken.png"]
+    assert found.skipped["broken symlink"] == ["broken.png"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files regardless of permissions")
