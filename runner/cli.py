@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from runner.config import RunConfig, register_configs
 from runner.config_errors import describe, did_you_mean, unknown_keys
 from runner.errors import UserError
+from runner.help import register_help_resolvers
 from runner.resources import config_dir
 
 log = logging.getLogger("runner")
@@ -199,6 +200,7 @@ def _job(cfg: DictConfig) -> str:
 def main() -> None:
     """Console script ``lightly-run``."""
     register_configs()
+    register_help_resolvers()
     setup_logging()
     try:
         precheck(sys.argv[1:])

@@ -35,3 +35,9 @@ def config_dir() -> Path:
 def templates_dir() -> Path:
     """Return the absolute path of the packaged report templates (``templates/``)."""
     return _resource_dir("templates")
+
+
+def docs_dir() -> Path | None:
+    """Return the checkout's ``docs/`` folder, or None (a wheel ships no docs)."""
+    docs = _REPO_DIR / "docs"
+    return docs if (docs / "config.md").is_file() else None
