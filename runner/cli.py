@@ -20,7 +20,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from runner.config import RunConfig, register_configs
-from runner.config_errors import describe, did_you_mean, unknown_keys
+from runner.config_errors import describe, describe_unknown_key, unknown_keys
 from runner.errors import UserError
 from runner.help import register_help_resolvers
 from runner.resources import config_dir
@@ -33,14 +33,14 @@ _INFO_FLAGS = {
     "--help",
     "-h",
     "--hydra-help",
-    "--cfg",
-    "-c",
     "--info",
     "-i",
     "--version",
     "--shell-completion",
     "-sc",
 }
+# Flags that print the composed config: it is checked like a job's, minus the paths.
+_PRINT_FLAGS = {"--cfg", "-c"}
 _FLAGS_WITH_VALUE = {
     "-cn",
     "--config-name",
@@ -71,15 +71,20 @@ def setup_logging() -> None:
     log.propagate = False
 
 
-def check_known_keys(cfg: DictConfig) -> None:
+def check_known_keys(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     """Refuse keys the schema does not know, with a "did you mean" hint.
+
+    Args:
+        cfg: The composed config.
+        overrides: The command line's overrides; a key from a file they pick (``+dataset=X``)
+            is reported with that file and line.
 
     Raises:
         UserError: for the first unknown key.
     """
     unknown = unknown_keys(cfg)
     if unknown:
-        raise UserError(f"unknown config key '{unknown[0]}'{did_you_mean(unknown[0])}")
+        raise UserError(describe_unknown_key(unknown[0], overrides=overrides))
 
 
 def to_run_config(cfg: DictConfig) -> RunConfig:
@@ -93,7 +98,10 @@ def config_as_dict(cfg: DictConfig) -> dict[str, Any]:
 
 
 def split_argv(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
-    """Split argv into overrides, Hydra flags with values, and whether a job will run."""
+    """Split argv into overrides, Hydra flags with values, and whether a job will run.
+
+    ``--cfg job`` appears in the flags as ``{"--cfg": "job"}`` (no job runs then).
+    """
     overrides: list[str] = []
     flags: dict[str, str] = {}
     runs_job = True
@@ -102,6 +110,9 @@ def split_argv(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
         name = token.split("=", 1)[0]
         if name in _INFO_FLAGS:
             runs_job = False
+        elif name in _PRINT_FLAGS:
+            runs_job = False
+            flags["--cfg"] = token.split("=", 1)[1] if "=" in token else next(tokens, "")
         elif name in _FLAGS_WITH_VALUE:
             flags[name] = token.split("=", 1)[1] if "=" in token else next(tokens, "")
         elif not token.startswith("-"):
@@ -147,13 +158,16 @@ def _user_config_dir(flags: dict[str, str]) -> Iterator[None]:
 def precheck(argv: Sequence[str]) -> None:
     """Compose and validate every job a command line will run, before any of them starts.
 
+    ``--cfg`` (print the config) composes and checks the keys too, but not the paths.
+
     Raises:
         UserError: the first problem, as one line.
     """
     from runner.validate import validate_run_config
 
     overrides, flags, runs_job = split_argv(argv)
-    if not runs_job:
+    prints_config = "--cfg" in flags
+    if not runs_job and not prints_config:
         return
     register_configs()
     config_name = flags.get("-cn") or flags.get("--config-name") or "config"
@@ -167,7 +181,9 @@ def precheck(argv: Sequence[str]) -> None:
             try:
                 with hydra.initialize_config_dir(str(config_dir()), version_base="1.3"):
                     cfg = hydra.compose(config_name=config_name, overrides=combo)
-                check_known_keys(cfg)
+                check_known_keys(cfg, combo)
+                if prints_config:
+                    continue  # printing may show '???' for values still to be given
                 run_cfg = to_run_config(cfg)
             except UserError:
                 raise
