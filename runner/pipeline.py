@@ -34,6 +34,7 @@ from runner.inputs.report import InputReport
 from runner.inputs.resolve import build_resolver
 from runner.inputs.values import InputResolver
 from runner.prepare import Prepared, prepare
+from runner.progress import NO_PROGRESS, Progress
 from runner.report.analysis import analyze, example_keys, read_projection_xy
 from runner.report.analysis_parts import ClassCounts
 from runner.report.render import render_report
@@ -53,11 +54,19 @@ class RunOutcome:
     report_warning: str | None
 
 
-def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
-    """Run one selection job end to end and publish its run directory."""
+def run(
+    cfg: RunConfig, *, config_dict: dict[str, Any], progress: Progress = NO_PROGRESS
+) -> RunOutcome:
+    """Run one selection job end to end and publish its run directory.
+
+    Args:
+        cfg: The validated-by-schema config of the job.
+        config_dict: The same config as plain data (for ``config.yaml`` and ``report.json``).
+        progress: Who shows each stage's progress (the console, or nobody).
+    """
     sources = validate_run_config(cfg)
     run_dir = RunDirectory.create(sources.runs_dir)
-    clock = StageClock()
+    clock = StageClock(progress)
     with log_to_file(run_dir.path / "log.txt"):
         try:
             log.info(
@@ -74,7 +83,7 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                 video_of=prepared.video_of(sources.input_dir),
                 paths={s.key: s.path for s in prepared.usable if s.frame_index is None},
             )
-            with clock.stage("embed"):
+            with clock.stage("embed") as embed_progress:
                 embedded = embed(
                     prepared.usable,
                     content_hashes=prepared.hashes,
@@ -83,6 +92,7 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                     cache_dir=sources.cache_dir / "embeddings",
                     normalize=cfg.worker.normalize_embeddings,
                     videos=prepared.video_infos,
+                    progress=embed_progress,
                 )
             with clock.stage("select"):
                 chosen = choose(
@@ -105,12 +115,13 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                 chosen,
                 inputs,
             )
-            with clock.stage("report"):
+            with clock.stage("report") as report_progress:
                 rendered = render_report(
                     run_dir.path,
                     template_dir=cfg.report.template_dir,
                     title=cfg.report.title,
                     pdf_required=cfg.report.pdf_required,
+                    progress=report_progress,
                 )
             if rendered.warning:
                 log.warning("%s", rendered.warning)
@@ -184,15 +195,16 @@ def publish(
     selected = chosen.selected
     by_key = {s.key: s for s in prepared.usable}
     videos = prepared.video_infos
-    with clock.stage("thumbnails"):
+    with clock.stage("thumbnails") as progress:
         write_lightly_thumbnails(
             [by_key[k] for k in selected] if videos is not None else prepared.usable,
             lightly_dir=sources.lightly_dir,
             suffix=cfg.datasource.thumbnail_suffix,
             num_threads=cfg.lightly.loader.num_workers,
             videos=videos,
+            progress=progress,
         )
-    with clock.stage("artifacts"):
+    with clock.stage("artifacts") as progress:
         video_report = None
         if videos is not None and prepared.videos is not None:
             exported = export_frames(
@@ -201,6 +213,7 @@ def publish(
                 videos=videos,
                 run_id=run_dir.run_id,
                 num_threads=cfg.lightly.loader.num_workers,
+                progress=progress,
             )
             usable_videos = prepared.videos.inspection.usable()
             if chosen.sequences:
@@ -219,9 +232,11 @@ def publish(
                 "target_fps": cfg.worker.video.target_fps,
                 "sequence_length": cfg.worker.selected_sequence_length,
             }
+        progress.expect(2)  # the embedding map and the analysis, then each report thumbnail
         projection = write_projection(
             run_dir.path, keys=embedded.keys, embeddings=embedded.embeddings, seed=cfg.lightly.seed
         )
+        progress.advance()
         row = {key: i for i, key in enumerate(embedded.keys)}
         analysis = analyze(
             keys=embedded.keys,
@@ -232,12 +247,14 @@ def publish(
             n_examples=cfg.report.n_example_images,
             class_counts=_class_counts(inputs, embedded.keys),
         )
+        progress.advance()
         shown = [*selected[: cfg.report.n_example_images], *example_keys(analysis)]
         thumbnails = make_thumbnails(
             keys=list(dict.fromkeys(shown)),
             input_dir=frames_dir(sources.lightly_dir) if videos is not None else sources.input_dir,
             out_dir=run_dir.path / "thumbnails",
             size=cfg.report.thumbnail_size,
+            progress=progress,
         )
     write_run_outputs(
         run_dir=run_dir,

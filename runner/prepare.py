@@ -23,6 +23,7 @@ from runner.datasource.video_samples import VideoCandidates, prepare_frames
 from runner.decode.inspect import FileInfo, inspect_files
 from runner.decode.video import VideoInfo
 from runner.errors import DataError
+from runner.progress import StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +76,11 @@ def prepare(cfg: RunConfig, sources: Datasources, clock: StageClock) -> Prepared
         found = discover(
             sources.input_dir, relevant_filenames_file=relevant, dataset_type=cfg.dataset.type
         )
-    with clock.stage("inspect"):
+    with clock.stage("inspect") as progress:
         if cfg.dataset.type is DatasetType.VIDEOS:
-            prepared = _videos(cfg, sources, found)
+            prepared = _videos(cfg, sources, found, progress)
         else:
-            prepared = _images(cfg, sources, found)
+            prepared = _images(cfg, sources, found, progress)
     if cfg.worker.use_datapool:
         prepared = _apply_datapool(cfg, sources, prepared)
     if not prepared.usable:
@@ -87,7 +88,9 @@ def prepare(cfg: RunConfig, sources: Datasources, clock: StageClock) -> Prepared
     return prepared
 
 
-def _images(cfg: RunConfig, sources: Datasources, found: Discovery) -> Prepared:
+def _images(
+    cfg: RunConfig, sources: Datasources, found: Discovery, progress: StageProgress
+) -> Prepared:
     if not found.samples:
         raise DataError(
             f"no images found in {sources.input_dir} ({found.n_skipped} files skipped, see log.txt)"
@@ -97,6 +100,7 @@ def _images(cfg: RunConfig, sources: Datasources, found: Discovery) -> Prepared:
         cache_file=sources.cache_dir / "inspect.json",
         num_threads=cfg.lightly.loader.num_workers,
         check_corruptness=cfg.worker.enable_corruptness_check,
+        progress=progress,
     )
     corrupt = {k: i.error for k, i in inspection.infos.items() if i.error is not None}
     readable = [s for s in found.samples if s.key not in corrupt]
@@ -117,7 +121,9 @@ def _images(cfg: RunConfig, sources: Datasources, found: Discovery) -> Prepared:
     )
 
 
-def _videos(cfg: RunConfig, sources: Datasources, found: Discovery) -> Prepared:
+def _videos(
+    cfg: RunConfig, sources: Datasources, found: Discovery, progress: StageProgress
+) -> Prepared:
     if not found.videos:
         raise DataError(
             f"no videos found in {sources.input_dir} ({found.n_skipped} files skipped, see log.txt)"
@@ -131,6 +137,7 @@ def _videos(cfg: RunConfig, sources: Datasources, found: Discovery) -> Prepared:
         frame_stride=cfg.worker.video.frame_stride,
         target_fps=cfg.worker.video.target_fps,
         remove_exact_duplicates=cfg.worker.remove_exact_duplicates,
+        progress=progress,
     )
     return Prepared(
         found=found,

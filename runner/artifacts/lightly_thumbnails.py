@@ -30,6 +30,7 @@ from runner.decode.errors import DecodeError
 from runner.decode.image import open_image
 from runner.decode.video import VideoError, VideoInfo, frame_to_image
 from runner.decode.video_reader import VideoReader
+from runner.progress import NO_PROGRESS, StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def write_lightly_thumbnails(
     num_threads: int,
     size: int = THUMBNAIL_SIZE,
     videos: Mapping[Path, VideoInfo] | None = None,
+    progress: StageProgress = NO_PROGRESS,
 ) -> ThumbnailStats:
     """Write missing or stale thumbnails; an empty ``suffix`` disables thumbnails.
 
@@ -81,6 +83,7 @@ def write_lightly_thumbnails(
         num_threads: Images (or videos) processed at once; ``<= 0`` means one per CPU.
         size: Longest side of a thumbnail in pixels.
         videos: Frame table of every video by path; required for frame samples.
+        progress: Told of every sample, advanced per image and per video.
 
     Returns:
         How many thumbnails were written, kept and failed.
@@ -94,17 +97,20 @@ def write_lightly_thumbnails(
         if sample.kind is SampleKind.VIDEO_FRAME:
             frames[sample.path].append(sample)
     tables = videos or {}
+    progress.expect(len(samples))
+    outcomes: list[str] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = list(
-            pool.map(
-                lambda s: _one(s, lightly_dir / thumbnail_relpath(s.key, suffix), size), images
-            )
-        )
+        for outcome in pool.map(
+            lambda s: _one(s, lightly_dir / thumbnail_relpath(s.key, suffix), size), images
+        ):
+            outcomes.append(outcome)
+            progress.advance()
         for video_outcomes in pool.map(
             lambda item: _frames_of_video(item[1], tables.get(item[0]), lightly_dir, suffix, size),
             sorted(frames.items()),
         ):
             outcomes.extend(video_outcomes)
+            progress.advance(len(video_outcomes))
     stats = ThumbnailStats(
         outcomes.count("written"), outcomes.count("kept"), outcomes.count("failed")
     )

@@ -39,8 +39,9 @@ from runner.embedding.models import (
     resolve_weights,
 )
 from runner.embedding.transforms import Preprocess
-from runner.embedding.writer import ShardWriter, load_shard
+from runner.embedding.writer import ProgressCallback, ShardWriter, load_shard
 from runner.errors import ConfigError
+from runner.progress import NO_PROGRESS, StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ def embed(
     normalize: bool,
     cache_dir: Path,
     videos: Mapping[Path, VideoInfo] | None = None,
+    progress: StageProgress = NO_PROGRESS,
 ) -> EmbeddingResult:
     """Embed ``samples``, reusing cached rows for content embedded before with the same model.
 
@@ -119,6 +121,7 @@ def embed(
         cache_dir: Folder of the embedding cache (created if needed).
         videos: Frame table of every video by path (``VideoInspection.infos_by_path()``);
             required when ``samples`` are video frames.
+        progress: Told when the model starts loading, then of every sample to embed.
 
     Returns:
         Keys and rows sorted by key, model facts and cache statistics.
@@ -135,7 +138,8 @@ def embed(
     cached = table.lookup(hashes) >= 0  # (N,)
     todo = _one_sample_per_content(samples, content_hashes, hashes, cached)
     if todo:
-        new_keys, new_rows = _predict(todo, job=job, videos=videos)  # (K,), (K, D) float32
+        # (K,) keys, (K, D) float32 rows
+        new_keys, new_rows = _predict(todo, job=job, videos=videos, progress=progress)
         table = table.merged([content_hashes[k] for k in new_keys], new_rows)
         save_cache(cache_file, table)
     rows = table.embeddings[table.lookup(hashes)].astype(np.float32)  # (N, D), fp16 values
@@ -239,10 +243,15 @@ def _quiet_lightning() -> Iterator[None]:
 
 
 def _predict(
-    samples: list[Sample], *, job: _Job, videos: Mapping[Path, VideoInfo] | None = None
+    samples: list[Sample],
+    *,
+    job: _Job,
+    videos: Mapping[Path, VideoInfo] | None = None,
+    progress: StageProgress = NO_PROGRESS,
 ) -> tuple[list[str], np.ndarray]:
     """Run ``Trainer.predict`` over ``samples``; return keys and (K, D) float32 rows by key."""
     cfg = job.cfg
+    progress.note(f"loading model {cfg.model.name} on {job.device.device_type}")
     lightning.seed_everything(cfg.seed, verbose=False)
     backbone = build_backbone(cfg.model.name, job.weights, input_size=cfg.collate.input_size)
     if job.checkpoint is not None:
@@ -266,28 +275,18 @@ def _predict(
             devices=job.device.devices,
             strategy=job.device.strategy,
             precision=job.device.precision,  # type: ignore[arg-type]
-            callbacks=[ShardWriter(Path(tmp))],
+            callbacks=[ShardWriter(Path(tmp)), ProgressCallback(progress, len(samples))],
             logger=False,
             enable_checkpointing=False,
             enable_model_summary=False,
-            enable_progress_bar=True,
+            enable_progress_bar=False,  # the stage's progress shows it, like every stage's
         )
-        try:
-            trainer.predict(module, datamodule=data, return_predictions=False)
-        except BaseException:
-            _close_progress_bar(trainer)  # else it is redrawn after the error line, at exit
-            raise
+        trainer.predict(module, datamodule=data, return_predictions=False)
         keys, rows = _merge_shards(Path(tmp))
     expected = {s.key for s in samples}
     if set(keys) != expected:
         raise RuntimeError(f"predict returned {len(keys)} keys for {len(expected)} samples")
     return keys, rows
-
-
-def _close_progress_bar(trainer: Trainer) -> None:
-    bar = getattr(trainer.progress_bar_callback, "_predict_progress_bar", None)
-    if bar is not None:
-        bar.close()
 
 
 def _merge_shards(directory: Path) -> tuple[list[str], np.ndarray]:

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from PIL import Image, ImageOps
 
 from runner.atomic import atomic_path
+from runner.progress import NO_PROGRESS, StageProgress
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,12 @@ JPEG_QUALITY = 85
 
 
 def make_thumbnails(
-    *, keys: Sequence[str], input_dir: Path, out_dir: Path, size: int
+    *,
+    keys: Sequence[str],
+    input_dir: Path,
+    out_dir: Path,
+    size: int,
+    progress: StageProgress = NO_PROGRESS,
 ) -> dict[str, str]:
     """Write one JPEG thumbnail per key and return where each one went.
 
@@ -34,6 +40,7 @@ def make_thumbnails(
         input_dir: The input datasource folder the keys are relative to.
         out_dir: Folder for the thumbnails; created if missing. Usually ``<run dir>/thumbnails``.
         size: Longest side of a thumbnail in pixels; aspect ratio is kept.
+        progress: Told of every key, advanced as each is done.
 
     Returns:
         Key → thumbnail path relative to ``out_dir.parent`` in POSIX form
@@ -47,8 +54,10 @@ def make_thumbnails(
         raise ValueError(f"thumbnail size must be positive, got {size}")
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
+    progress.expect(len(keys))
     for i, key in enumerate(keys):
         image = _load_thumbnail(path=input_dir / key, size=size)
+        progress.advance()
         if image is None:
             continue
         name = f"{i:04d}.jpg"
