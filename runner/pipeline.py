@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.artifacts.frames import export_frames, frames_dir
+from runner.artifacts.frames import export_frames
 from runner.artifacts.lightly_thumbnails import write_lightly_thumbnails
 from runner.artifacts.outputs import write_run_outputs
 from runner.artifacts.projection import write_projection
@@ -29,6 +29,7 @@ from runner.datasource.sequences import (
 )
 from runner.datasource.tags import tag_resolver
 from runner.embedding.embed import EmbeddingResult, embed
+from runner.embedding.frame_thumbnails import FrameThumbnailCache
 from runner.errors import UserError
 from runner.inputs.report import InputReport
 from runner.inputs.resolve import build_resolver
@@ -92,6 +93,7 @@ def run(
                     cache_dir=sources.cache_dir / "embeddings",
                     normalize=cfg.worker.normalize_embeddings,
                     videos=prepared.video_infos,
+                    frame_thumbnails=_frame_thumbnails(sources, prepared),
                     progress=embed_progress,
                 )
             with clock.stage("select"):
@@ -195,13 +197,17 @@ def publish(
     selected = chosen.selected
     by_key = {s.key: s for s in prepared.usable}
     videos = prepared.video_infos
+    frame_thumbnails = _frame_thumbnails(sources, prepared)
+    # Video frames: what the embedding pass wrote while decoding each frame, by key.
+    decoded = frame_thumbnails.paths(prepared.hashes) if frame_thumbnails is not None else None
     with clock.stage("thumbnails") as progress:
         write_lightly_thumbnails(
-            [by_key[k] for k in selected] if videos is not None else prepared.usable,
+            prepared.usable,
             lightly_dir=sources.lightly_dir,
             suffix=cfg.datasource.thumbnail_suffix,
             num_threads=cfg.lightly.loader.num_workers,
             videos=videos,
+            cached=decoded,
             progress=progress,
         )
     with clock.stage("artifacts") as progress:
@@ -251,7 +257,8 @@ def publish(
         shown = [*selected[: cfg.report.n_example_images], *example_keys(analysis)]
         thumbnails = make_thumbnails(
             keys=list(dict.fromkeys(shown)),
-            input_dir=frames_dir(sources.lightly_dir) if videos is not None else sources.input_dir,
+            input_dir=sources.input_dir,
+            sources=decoded,
             out_dir=run_dir.path / "thumbnails",
             size=cfg.report.thumbnail_size,
             progress=progress,
@@ -312,6 +319,13 @@ def _inputs_section(inputs: InputReport, selected: list[str]) -> dict[str, Any]:
     if loaded["inputs"]:
         section["sources"] = loaded["inputs"]
     return section
+
+
+def _frame_thumbnails(sources: Datasources, prepared: Prepared) -> FrameThumbnailCache | None:
+    """The cache of frame thumbnails the embedding pass writes (None for images)."""
+    if prepared.videos is None:
+        return None
+    return FrameThumbnailCache(sources.cache_dir / "frame_thumbnails")
 
 
 def _checkpoint(cfg: RunConfig, sources: Datasources) -> str:

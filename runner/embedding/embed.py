@@ -28,6 +28,7 @@ from runner.decode.video import VideoInfo
 from runner.embedding.cache import load_cache, save_cache
 from runner.embedding.datamodule import EmbeddingDataModule
 from runner.embedding.device import DevicePlan, plan_device
+from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE, FrameThumbnailCache
 from runner.embedding.fuse import optimize_for_inference
 from runner.embedding.model import EmbeddingModule
 from runner.embedding.models import (
@@ -107,6 +108,7 @@ def embed(
     normalize: bool,
     cache_dir: Path,
     videos: Mapping[Path, VideoInfo] | None = None,
+    frame_thumbnails: FrameThumbnailCache | None = None,
     progress: StageProgress = NO_PROGRESS,
 ) -> EmbeddingResult:
     """Embed ``samples``, reusing cached rows for content embedded before with the same model.
@@ -121,6 +123,9 @@ def embed(
         cache_dir: Folder of the embedding cache (created if needed).
         videos: Frame table of every video by path (``VideoInspection.infos_by_path()``);
             required when ``samples`` are video frames.
+        frame_thumbnails: For video frames: write each decoded frame's thumbnail to this
+            cache. A frame whose thumbnail is missing is decoded (and embedded) again even
+            when its embedding is cached, so every frame ends with both.
         progress: Told when the model starts loading, then of every sample to embed.
 
     Returns:
@@ -136,10 +141,25 @@ def embed(
     table = load_cache(cache_file, dim=job.embedding_dim)
     hashes = [content_hashes[k] for k in keys]
     cached = table.lookup(hashes) >= 0  # (N,)
-    todo = _one_sample_per_content(samples, content_hashes, hashes, cached)
+    wanted = {h for h, hit in zip(hashes, cached.tolist(), strict=True) if not hit}
+    if frame_thumbnails is not None:
+        wanted |= {content_hashes[k] for k in frame_thumbnails.missing(keys, content_hashes)}
+    todo = _one_sample_per_content(samples, content_hashes, wanted)
     if todo:
+        thumbnails = (
+            {s.key: frame_thumbnails.path(content_hashes[s.key]) for s in todo}
+            if frame_thumbnails is not None
+            else {}
+        )
         # (K,) keys, (K, D) float32 rows
-        new_keys, new_rows = _predict(todo, job=job, videos=videos, progress=progress)
+        new_keys, new_rows = _predict(
+            todo,
+            job=job,
+            videos=videos,
+            thumbnails=thumbnails,
+            thumbnail_size=frame_thumbnails.size if frame_thumbnails else THUMBNAIL_SIZE,
+            progress=progress,
+        )
         table = table.merged([content_hashes[k] for k in new_keys], new_rows)
         save_cache(cache_file, table)
     rows = table.embeddings[table.lookup(hashes)].astype(np.float32)  # (N, D), fp16 values
@@ -194,17 +214,13 @@ def _checkpoint_path(checkpoint: str) -> Path | None:
 
 
 def _one_sample_per_content(
-    samples: Sequence[Sample],
-    content_hashes: Mapping[str, str],
-    hashes: list[str],
-    cached: np.ndarray,
+    samples: Sequence[Sample], content_hashes: Mapping[str, str], wanted: set[str]
 ) -> list[Sample]:
-    """Uncached samples, one per distinct content (the first key wins), sorted by key."""
-    missing = {h for h, hit in zip(hashes, cached.tolist(), strict=True) if not hit}
+    """Samples whose content is ``wanted``, one per content (the first key wins), by key."""
     chosen: dict[str, Sample] = {}
     for sample in sorted(samples, key=lambda s: s.key):
         digest = content_hashes[sample.key]
-        if digest in missing and digest not in chosen:
+        if digest in wanted and digest not in chosen:
             chosen[digest] = sample
     return list(chosen.values())
 
@@ -247,9 +263,15 @@ def _predict(
     *,
     job: _Job,
     videos: Mapping[Path, VideoInfo] | None = None,
+    thumbnails: Mapping[str, Path] | None = None,
+    thumbnail_size: int = THUMBNAIL_SIZE,
     progress: StageProgress = NO_PROGRESS,
 ) -> tuple[list[str], np.ndarray]:
-    """Run ``Trainer.predict`` over ``samples``; return keys and (K, D) float32 rows by key."""
+    """Run ``Trainer.predict`` over ``samples``; return keys and (K, D) float32 rows by key.
+
+    ``thumbnails`` (frame key -> PNG path, longest side ``thumbnail_size``) are written by
+    the workers as they decode.
+    """
     cfg = job.cfg
     progress.note(f"loading model {cfg.model.name} on {job.device.device_type}")
     lightning.seed_everything(cfg.seed, verbose=False)
@@ -263,7 +285,13 @@ def _predict(
     module = EmbeddingModule(backbone.module, normalize=job.normalize, channels_last=True)
     preprocess = Preprocess(size=cfg.collate.input_size, mean=backbone.mean, std=backbone.std)
     data = EmbeddingDataModule(
-        samples, loader=cfg.loader, preprocess=preprocess, pin_memory=on_cuda, videos=videos
+        samples,
+        loader=cfg.loader,
+        preprocess=preprocess,
+        pin_memory=on_cuda,
+        videos=videos,
+        thumbnails=thumbnails,
+        thumbnail_size=thumbnail_size,
     )
     job.work_dir.mkdir(parents=True, exist_ok=True)
     with (
