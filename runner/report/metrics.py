@@ -1,0 +1,80 @@
+"""What each dashboard metric measures and which direction is better, in the reader's words.
+
+One entry per metric name of ``report.json["analysis"]["dashboard"]["rows"][*]["metric"]``.
+The dashboard, the cover's headline and ``report.json`` (``definition``,
+``higher_is_better``) all read this table, so a new metric needs one entry here and a row
+from :func:`runner.report.analysis_parts.dashboard_rows`; nothing in the templates changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Better(StrEnum):
+    """Which direction of a metric is an improvement."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How the report explains one metric.
+
+    Attributes:
+        measures: One sentence, in plain words, on what the number says about the selection.
+        formula: How it is computed (for ``report.json`` and the definitions list).
+        better: Which direction is better.
+        caveat: Optional sentence on how to read a surprising value (e.g. a strategy that does
+            not aim for this metric).
+    """
+
+    measures: str
+    formula: str
+    better: Better = Better.HIGHER
+    caveat: str = ""
+
+    @property
+    def direction(self) -> str:
+        """``Higher is better.`` / ``Lower is better.``"""
+        return f"{self.better.value.capitalize()} is better."
+
+
+METRICS: dict[str, MetricInfo] = {
+    "diversity": MetricInfo(
+        measures="How different the selected samples are from each other: the typical "
+        "distance from a selected sample to the closest other selected one.",
+        formula="mean distance from a sample to its nearest neighbour within the set",
+    ),
+    "coverage": MetricInfo(
+        measures="How well the selection stands in for all candidates: how close, on "
+        "average, every candidate is to its nearest selected sample (1 would be keeping all).",
+        formula="1 / (1 + mean distance from every candidate to its nearest sample of the set)",
+        caveat="DIVERSITY spreads the picks out to reach rare, outlying samples rather than "
+        "to be close to the average candidate, so its coverage can be slightly below random's.",
+    ),
+    "balance": MetricInfo(
+        measures="How evenly the selected objects spread over the classes of a prediction "
+        "task (1 is perfectly even, 0 is a single class).",
+        formula="entropy of the class distribution / log(number of classes)",
+    ),
+}
+"""Metric name -> explanation."""
+
+
+def explain(metric: str) -> MetricInfo | None:
+    """The explanation of ``metric``, or None for a metric this version does not know."""
+    return METRICS.get(metric)
+
+
+def verdict(change: float | None, better: Better | str) -> str:
+    """``better than random`` / ``worse than random`` / ``same as random`` for a relative change
+    (``selection / random - 1``); empty when there is no change to judge."""
+    if change is None:
+        return ""
+    if abs(change) < 0.0005:
+        return "same as random"
+    improved = change > 0 if Better(better) is Better.HIGHER else change < 0
+    return "better than random" if improved else "worse than random"
