@@ -35,7 +35,7 @@ from runner.inputs.report import InputReport
 from runner.inputs.resolve import build_resolver
 from runner.inputs.values import InputResolver
 from runner.prepare import Prepared, prepare
-from runner.progress import NO_PROGRESS, Progress
+from runner.progress import NO_PROGRESS, Progress, StageProgress
 from runner.report.analysis import analyze, example_keys, read_projection_xy
 from runner.report.analysis_parts import ClassCounts
 from runner.report.render import render_report
@@ -96,9 +96,14 @@ def run(
                     frame_thumbnails=_frame_thumbnails(sources, prepared),
                     progress=embed_progress,
                 )
-            with clock.stage("select"):
+            with clock.stage("select") as select_progress:
                 chosen = choose(
-                    cfg, embedded, prepared, resolve_input, tag_resolver(sources.dot_lightly)
+                    cfg,
+                    embedded,
+                    prepared,
+                    resolve_input,
+                    tag_resolver(sources.dot_lightly),
+                    select_progress,
                 )
             log.info(
                 "selected %d of %d candidates (%s)",
@@ -155,6 +160,7 @@ def choose(
     prepared: Prepared,
     resolve_input: InputResolver,
     query_keys: QueryKeys,
+    progress: StageProgress = NO_PROGRESS,
 ) -> Chosen:
     """Select samples, or whole sequences of frames when ``selected_sequence_length`` > 1."""
     preselected = _preselected_rows(embedded, prepared.pool)
@@ -168,6 +174,7 @@ def choose(
             keys=embedded.keys,
             resolve_input=resolve_input,
             query_keys=query_keys,
+            progress=progress,
         )
         return Chosen(result, [embedded.keys[i] for i in result.indices], [])
     seqs = build_sequences(
@@ -177,6 +184,7 @@ def choose(
         embeddings=seqs.embeddings,
         cfg=sequence_selection_config(cfg.selection, length),
         seed=cfg.lightly.seed,
+        progress=progress,
     )
     groups = [list(seqs.members[i]) for i in result.indices]
     return Chosen(result, seqs.expand(result.indices), groups)

@@ -7,13 +7,23 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from runner.artifacts.lightly_thumbnails import write_lightly_thumbnails
+from runner.config import (
+    InputType,
+    SelectionConfig,
+    SelectionInput,
+    SelectionStrategy,
+    StrategyEntry,
+    StrategyType,
+)
 from runner.console import BAR_FORMAT, console_progress
 from runner.datasource.discover import discover
 from runner.decode.inspect import inspect_files
 from runner.report.thumbnails import make_thumbnails
+from runner.selection.select import select
 from tests.conftest import write_images
 
 
@@ -106,3 +116,20 @@ def test_stages_report_every_item_to_the_progress_they_get(tmp_path: Path) -> No
         progress=report,
     )
     assert (report.expected, report.done) == (5, 5)
+
+
+def test_selection_reports_every_pick() -> None:
+    entry = StrategyEntry(
+        input=SelectionInput(type=InputType.EMBEDDINGS),
+        strategy=SelectionStrategy(type=StrategyType.DIVERSITY),
+    )
+    picks = Recorder()
+    embeddings = np.random.default_rng(0).standard_normal((30, 8)).astype(np.float32)
+    result = select(
+        embeddings=embeddings,
+        cfg=SelectionConfig(n_samples=7, strategies=[entry]),
+        seed=1,
+        progress=picks,
+    )
+    assert len(result.indices) == 7
+    assert (picks.expected, picks.done) == (7, 7)
