@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TextIO
@@ -99,7 +100,7 @@ class PlainProgress:
         return _run_stage(_PlainStage(name, self.stream))
 
 
-class _Stage:
+class _Stage(ABC):
     """Counts the work of one stage; subclasses show it."""
 
     def __init__(self, name: str, stream: TextIO) -> None:
@@ -115,11 +116,13 @@ class _Stage:
     def advance(self, n: int = 1) -> None:
         self.done += n
 
+    @abstractmethod
     def note(self, text: str) -> None:
-        raise NotImplementedError
+        """Show an announcement."""
 
+    @abstractmethod
     def close(self, *, ok: bool) -> None:
-        raise NotImplementedError
+        """End the stage's output; ``ok`` is False when the stage raised."""
 
     def summary(self) -> str:
         """``120/120 in 2.31 s`` or ``done in 0.41 s``."""
