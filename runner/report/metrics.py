@@ -8,6 +8,7 @@ from :func:`runner.report.analysis_parts.dashboard_rows`; nothing in the templat
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -29,12 +30,21 @@ class MetricInfo:
         better: Which direction is better.
         caveat: Optional sentence on how to read a surprising value (e.g. a strategy that does
             not aim for this metric).
+        caveat_strategies: The caveat applies only when the selection used one of these
+            strategy types (empty: always).
     """
 
     measures: str
     formula: str
     better: Better = Better.HIGHER
     caveat: str = ""
+    caveat_strategies: frozenset[str] = frozenset()
+
+    def caveat_for(self, strategies: Collection[str]) -> str:
+        """The caveat, if it applies to a selection made with ``strategies`` (type names)."""
+        if not self.caveat_strategies or self.caveat_strategies & set(strategies):
+            return self.caveat
+        return ""
 
     @property
     def direction(self) -> str:
@@ -54,6 +64,7 @@ METRICS: dict[str, MetricInfo] = {
         formula="1 / (1 + mean distance from every candidate to its nearest sample of the set)",
         caveat="DIVERSITY spreads the picks out to reach rare, outlying samples rather than "
         "to be close to the average candidate, so its coverage can be slightly below random's.",
+        caveat_strategies=frozenset({"DIVERSITY"}),
     ),
     "balance": MetricInfo(
         measures="How evenly the selected objects spread over the classes of a prediction "

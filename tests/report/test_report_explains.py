@@ -15,6 +15,7 @@ from runner.report import metrics
 from runner.report.analysis_parts import dashboard_rows
 from runner.report.metrics import Better, MetricInfo, verdict
 from runner.report.render import render_report
+from runner.report.view import explained_row
 
 MOSTLY_BLANK = 0.5  # a page whose body is more than half empty (the last page may be)
 
@@ -127,3 +128,11 @@ def test_no_page_but_the_last_is_mostly_blank(run_dir: Path) -> None:
     assert len(fractions) >= 4
     inner = fractions[1:-1]  # the cover has its own layout; the last page ends where it ends
     assert max(inner) < MOSTLY_BLANK, [f"{f:.0%}" for f in fractions]
+
+
+def test_a_caveat_shows_only_for_the_strategies_it_is_about() -> None:
+    row = {"metric": "coverage", "change_vs_random": -0.015, "selection": 0.56, "random": 0.57}
+    with_diversity = explained_row(row, strategies={"DIVERSITY"})
+    assert with_diversity["verdict"] == "worse than random"
+    assert with_diversity["caveat"].startswith("DIVERSITY spreads the picks")
+    assert explained_row(row, strategies={"WEIGHTS"})["caveat"] == ""
