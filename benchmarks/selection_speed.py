@@ -212,8 +212,8 @@ def write_section(
         " minimum pairwise Euclidean distance of the selected set (higher is better). RSS:"
         " peak resident memory of the process, embeddings included. `representative` is the"
         " preset DIVERSITY x TYPICALITY (k = 30, strength 0.75); `typicality` is that"
-        " TYPICALITY alone (mostly the neighbour search); `herding` is the default preset (HERDING);"
-        " mundig runs DIVERSITY only.",
+        " TYPICALITY alone (mostly the neighbour search); `herding` is the default preset"
+        " (HERDING); mundig runs DIVERSITY only.",
         "",
         "| strategies | data | N | D | k | ours (s) | mundig (s) | ours / mundig | ours min dist "
         "| mundig min dist | ours RSS (GB) | mundig RSS (GB) |",

@@ -7,19 +7,21 @@ Layout (the seed's two mounts)::
                             shows the corruptness check, duplicate removal and skipped files
     <root>/lightly/example/ the (empty) Lightly datasource
 
-Usage: ``python examples/build_example_dataset.py [ROOT]`` (default ``$LIGHTLY_RUNNER_DEMO``
-or ``/tmp/lightly-runner-demo``). Nothing is downloaded.
+Usage: ``python examples/build_example_dataset.py [ROOT]`` (default: ``$LIGHTLY_RUNNER_DEMO``,
+else ``<checkout>/demo``, the root ``lightly-run +dataset=example`` reads). Nothing is
+downloaded.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from runner.resources import demo_root
 
 
 def _photos() -> dict[str, np.ndarray]:
@@ -116,8 +118,7 @@ def build(root: Path) -> Path:
 
 
 def main() -> None:
-    default = os.environ.get("LIGHTLY_RUNNER_DEMO", "/tmp/lightly-runner-demo")
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else default).resolve()
+    root = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else demo_root()
     input_dir = build(root)
     count = sum(1 for p in input_dir.rglob("*") if p.is_file())
     print(f"demo dataset: {count} files in {input_dir}; Lightly datasource {root}/lightly/example")

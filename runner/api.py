@@ -12,14 +12,19 @@ client.export_filenames_by_run(run_id)
 ```
 
 ``schedule_compute_worker_run`` runs the same pipeline as ``lightly-run``, in-process, and
-returns when it is done. The mounts (docker's ``-v`` in Lightly) come from the constructor or
-``$LIGHTLY_RUNNER_INPUT_MOUNT`` / ``$LIGHTLY_RUNNER_LIGHTLY_MOUNT``.
+returns when it is done; it shows each stage's progress on stderr (``progress=False`` turns
+that off), writes the run's ``log.txt`` and ends with the run directory. The mounts (docker's
+``-v`` in Lightly) come from the constructor or ``$LIGHTLY_RUNNER_INPUT_MOUNT`` /
+``$LIGHTLY_RUNNER_LIGHTLY_MOUNT``; a missing or unusable mount raises :class:`MountError`
+at once, before anything heavy is loaded, naming the argument or variable it came from.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, cast
@@ -28,15 +33,29 @@ import hydra
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
-from runner.config import DatasetType, RunConfig, register_configs
-from runner.config_errors import describe, did_you_mean, unknown_keys
+from runner.config import DatasetType, MountsConfig, RunConfig, register_configs
+from runner.config_errors import describe, describe_unknown_key, unknown_keys
+from runner.console import PREFIX, console_progress
+from runner.datasource.lightly_dir import check_mount
 from runner.errors import ConfigError
+from runner.progress import NO_PROGRESS
 from runner.resources import config_dir
 
-__all__ = ["ApiWorkflowClient", "DatasetType", "DatasourcePurpose"]
+__all__ = ["ApiWorkflowClient", "DatasetType", "DatasourcePurpose", "MountError"]
 
 ENV_INPUT_MOUNT = "LIGHTLY_RUNNER_INPUT_MOUNT"
 ENV_LIGHTLY_MOUNT = "LIGHTLY_RUNNER_LIGHTLY_MOUNT"
+_ENV = {"input_mount": ENV_INPUT_MOUNT, "lightly_mount": ENV_LIGHTLY_MOUNT}
+
+log = logging.getLogger(__name__)
+
+
+class MountError(ConfigError):
+    """A mount (Lightly's docker ``-v``) is missing or unusable.
+
+    The message names what the caller wrote: the ``input_mount=``/``lightly_mount=`` argument
+    of :class:`ApiWorkflowClient`, or the environment variable it was read from.
+    """
 
 
 class DatasourcePurpose(StrEnum):
@@ -57,13 +76,22 @@ class ApiWorkflowClient:
         *,
         input_mount: str | None = None,
         lightly_mount: str | None = None,
+        progress: bool = True,
     ) -> None:
+        """Args beyond Lightly's: the two mounts (else from the environment) and whether runs
+        show their progress and run directory on stderr."""
         del token  # no account, no cloud: accepted so Lightly scripts run unchanged
         self.dataset_id = dataset_id
+        self._progress = progress
+        given = {"input_mount": input_mount, "lightly_mount": lightly_mount}
+        # Where each mount came from, in the caller's words (for error messages).
+        self._mount_origin = {
+            name: f"the {name}= argument" if value else f"${_ENV[name]}"
+            for name, value in given.items()
+        }
         self._overrides: dict[str, Any] = {
             "mounts": {
-                "input_mount": input_mount or os.environ.get(ENV_INPUT_MOUNT, ""),
-                "lightly_mount": lightly_mount or os.environ.get(ENV_LIGHTLY_MOUNT, ""),
+                name: value or os.environ.get(_ENV[name], "") for name, value in given.items()
             },
             "datasource": {"input": {}, "lightly": {}},
             "dataset": {},
@@ -107,11 +135,11 @@ class ApiWorkflowClient:
         """Run the pipeline now with Lightly's three dicts; returns the run id.
 
         Raises:
+            MountError: a mount is missing, not absolute or not a folder (before any work).
             ConfigError: unknown keys (with a hint), bad values, bad paths.
         """
         del priority, runs_on  # one local machine: nothing to schedule
-        from runner.pipeline import run
-
+        self._check_mounts()
         cfg = self._compose(
             {
                 **self._overrides,
@@ -121,9 +149,37 @@ class ApiWorkflowClient:
             }
         )
         plain = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
-        outcome = run(cast(RunConfig, OmegaConf.to_object(cfg)), config_dict=plain)
+        from runner.pipeline import run  # heavy (torch, Lightning): only once the config is good
+
+        outcome = run(
+            cast(RunConfig, OmegaConf.to_object(cfg)),
+            config_dict=plain,
+            progress=console_progress() if self._progress else NO_PROGRESS,
+        )
         self._runs[outcome.run_id] = outcome.run_dir
+        log.info("run %s finished: %s", outcome.run_id, outcome.run_dir)
+        if self._progress:
+            print(f"{PREFIX}run directory: {outcome.run_dir}", file=sys.stderr, flush=True)
         return outcome.run_id
+
+    def _check_mounts(self) -> None:
+        """Refuse a missing or unusable mount in the caller's words.
+
+        Raises:
+            MountError: naming the ``input_mount=`` argument or the environment variable.
+        """
+        mounts = self._overrides["mounts"]
+        for name in MountsConfig.__dataclass_fields__:
+            value, origin = mounts[name], self._mount_origin[name]
+            if not value:
+                raise MountError(
+                    f"no {name.replace('_', ' ')}: pass ApiWorkflowClient({name}='/abs/path') "
+                    f"or set ${_ENV[name]}"
+                )
+            try:
+                check_mount(origin, value)
+            except ConfigError as err:
+                raise MountError(str(err)) from None
 
     def get_run_dir(self, run_id: str) -> Path:
         """The folder of a run's artifacts (``.lightly/runs/<run id>/``)."""
@@ -154,7 +210,7 @@ class ApiWorkflowClient:
             assert isinstance(merged, DictConfig)
             unknown = unknown_keys(merged)
             if unknown:
-                raise ConfigError(f"unknown config key '{unknown[0]}'{did_you_mean(unknown[0])}")
+                raise ConfigError(describe_unknown_key(unknown[0]))
             OmegaConf.to_object(merged)
         except ConfigError:
             raise

@@ -6,6 +6,7 @@ so that a typo or a bad path fails at once, in one line, with a non-zero exit an
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import logging
 import os
@@ -20,26 +21,30 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from runner.config import RunConfig, register_configs
-from runner.config_errors import describe, did_you_mean, unknown_keys
+from runner.config_errors import describe, describe_unknown_key, unknown_keys
+from runner.console import console_log_handler, console_progress
 from runner.errors import UserError
+from runner.help import register_help_resolvers
 from runner.resources import config_dir
 
 log = logging.getLogger("runner")
 
 EXIT_USER_ERROR = 2
+# What a run imports before its first stage, heaviest last; ~6-13 s, so it gets a bar.
+STARTUP_MODULES = ("torch", "torchvision", "lightning", "runner.pipeline")
 # Hydra flags after which no job runs (help, printing the config, shell completion).
 _INFO_FLAGS = {
     "--help",
     "-h",
     "--hydra-help",
-    "--cfg",
-    "-c",
     "--info",
     "-i",
     "--version",
     "--shell-completion",
     "-sc",
 }
+# Flags that print the composed config: it is checked like a job's, minus the paths.
+_PRINT_FLAGS = {"--cfg", "-c"}
 _FLAGS_WITH_VALUE = {
     "-cn",
     "--config-name",
@@ -63,22 +68,25 @@ def setup_logging() -> None:
     """Console logging for the ``runner`` loggers; Hydra's job logging is off (see config)."""
     if log.handlers:
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("[lightly-run] %(message)s"))
-    log.addHandler(handler)
+    log.addHandler(console_log_handler())
     log.setLevel(logging.INFO)
     log.propagate = False
 
 
-def check_known_keys(cfg: DictConfig) -> None:
+def check_known_keys(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     """Refuse keys the schema does not know, with a "did you mean" hint.
+
+    Args:
+        cfg: The composed config.
+        overrides: The command line's overrides; a key from a file they pick (``+dataset=X``)
+            is reported with that file and line.
 
     Raises:
         UserError: for the first unknown key.
     """
     unknown = unknown_keys(cfg)
     if unknown:
-        raise UserError(f"unknown config key '{unknown[0]}'{did_you_mean(unknown[0])}")
+        raise UserError(describe_unknown_key(unknown[0], overrides=overrides))
 
 
 def to_run_config(cfg: DictConfig) -> RunConfig:
@@ -92,7 +100,10 @@ def config_as_dict(cfg: DictConfig) -> dict[str, Any]:
 
 
 def split_argv(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
-    """Split argv into overrides, Hydra flags with values, and whether a job will run."""
+    """Split argv into overrides, Hydra flags with values, and whether a job will run.
+
+    ``--cfg job`` appears in the flags as ``{"--cfg": "job"}`` (no job runs then).
+    """
     overrides: list[str] = []
     flags: dict[str, str] = {}
     runs_job = True
@@ -101,6 +112,9 @@ def split_argv(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
         name = token.split("=", 1)[0]
         if name in _INFO_FLAGS:
             runs_job = False
+        elif name in _PRINT_FLAGS:
+            runs_job = False
+            flags["--cfg"] = token.split("=", 1)[1] if "=" in token else next(tokens, "")
         elif name in _FLAGS_WITH_VALUE:
             flags[name] = token.split("=", 1)[1] if "=" in token else next(tokens, "")
         elif not token.startswith("-"):
@@ -146,13 +160,16 @@ def _user_config_dir(flags: dict[str, str]) -> Iterator[None]:
 def precheck(argv: Sequence[str]) -> None:
     """Compose and validate every job a command line will run, before any of them starts.
 
+    ``--cfg`` (print the config) composes and checks the keys too, but not the paths.
+
     Raises:
         UserError: the first problem, as one line.
     """
     from runner.validate import validate_run_config
 
     overrides, flags, runs_job = split_argv(argv)
-    if not runs_job:
+    prints_config = "--cfg" in flags
+    if not runs_job and not prints_config:
         return
     register_configs()
     config_name = flags.get("-cn") or flags.get("--config-name") or "config"
@@ -166,7 +183,9 @@ def precheck(argv: Sequence[str]) -> None:
             try:
                 with hydra.initialize_config_dir(str(config_dir()), version_base="1.3"):
                     cfg = hydra.compose(config_name=config_name, overrides=combo)
-                check_known_keys(cfg)
+                check_known_keys(cfg, combo)
+                if prints_config:
+                    continue  # printing may show '???' for values still to be given
                 run_cfg = to_run_config(cfg)
             except UserError:
                 raise
@@ -209,7 +228,7 @@ def _job(cfg: DictConfig) -> str:
     try:
         check_known_keys(cfg)
         run_cfg = to_run_config(cfg)
-        outcome = run(run_cfg, config_dict=config_as_dict(cfg))
+        outcome = run(run_cfg, config_dict=config_as_dict(cfg), progress=console_progress())
     except UserError as err:
         fail(str(err))
     except Exception as exc:
@@ -220,12 +239,34 @@ def _job(cfg: DictConfig) -> str:
     return str(outcome.run_dir)
 
 
+def start_up(argv: Sequence[str]) -> None:
+    """Before Hydra runs a job: import the heavy libraries and check every job, with progress.
+
+    ``--help`` and ``--cfg`` import nothing heavy and show no progress. A failed check leaves
+    no bar behind, only the error line.
+
+    Raises:
+        UserError: from :func:`precheck`.
+    """
+    if not split_argv(argv)[2]:
+        precheck(argv)
+        return
+    with console_progress().stage("start-up") as progress:
+        progress.expect(len(STARTUP_MODULES) + 1)
+        for name in STARTUP_MODULES:
+            importlib.import_module(name)
+            progress.advance()
+        precheck(argv)
+        progress.advance()
+
+
 def main() -> None:
     """Console script ``lightly-run``."""
     register_configs()
+    register_help_resolvers()
     setup_logging()
     try:
-        precheck(sys.argv[1:])
+        start_up(sys.argv[1:])
     except UserError as err:
         fail(str(err))
     _job()

@@ -17,7 +17,9 @@ from enum import StrEnum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
+
+from runner.resources import demo_root
 
 
 class DatasetType(StrEnum):
@@ -320,7 +322,11 @@ class RunConfig:
 
 
 def register_configs() -> None:
-    """Register the schemas so ``conf/`` YAML files extend them (``base_<group>``)."""
+    """Register the schemas so ``conf/`` YAML files extend them (``base_<group>``), and the
+    ``${lightly_runner.demo_root:}`` resolver of ``dataset/example.yaml``."""
+    OmegaConf.register_new_resolver(
+        "lightly_runner.demo_root", lambda: str(demo_root()), replace=True, use_cache=False
+    )
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=RunConfig)
     cs.store(group="selection", name="base_selection", node=SelectionConfig, package="selection")

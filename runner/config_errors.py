@@ -12,6 +12,7 @@ import difflib
 import re
 import types
 import typing
+from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
@@ -25,6 +26,7 @@ from omegaconf.errors import (
 )
 
 from runner.config import RunConfig
+from runner.config_source import Location, chosen_configs, config_in_error, locate
 
 _INDEX = re.compile(r"\[(\d+|\*)\]")
 
@@ -157,28 +159,85 @@ def _collect_unknown(node: Any, schema: Any, prefix: str, found: list[str]) -> N
 
 
 def describe(exc: BaseException) -> str:
-    """One line describing a composition/validation failure, with hints where we have them."""
+    """One line describing a composition/validation failure, with hints where we have them.
+
+    A mistake inside a config file (``./lightly_conf/dataset/NAME.yaml``) is prefixed with the
+    file and line, and its key is given from the root, exactly as on the command line.
+
+    Args:
+        exc: What composing or converting the config raised.
+    """
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and current not in chain:
         chain.append(current)
         current = current.__cause__ or current.__context__
     omega = next((e for e in chain if isinstance(e, OmegaConfBaseException)), None)
-    if omega is not None:
-        full_key = _full_key(omega, chain)
-        if isinstance(omega, MissingMandatoryValue):
-            return (
-                f"missing required value '{full_key}' "
-                "(set it on the command line or in a +dataset config)"
-            )
-        if isinstance(omega, ConfigKeyError | ConfigAttributeError) and full_key:
-            return f"unknown config key '{full_key}'{did_you_mean(full_key)}"
-        if isinstance(omega, ValidationError) and full_key:
-            allowed = _enum_values(full_key)
-            msg = _first_line(getattr(omega, "msg", "") or str(omega))
-            if allowed:
-                value = getattr(omega, "value", None)
-                shown = f" '{value}'" if value is not None else ""
-                return f"invalid value{shown} for '{full_key}'; allowed: {', '.join(allowed)}"
-            return f"invalid value for '{full_key}': {msg}"
-    return _first_line(str(exc)).replace("Set the environment variable HYDRA_FULL_ERROR=1", "")
+    if omega is None:
+        return _first_line(str(exc)).replace("Set the environment variable HYDRA_FULL_ERROR=1", "")
+    full_key = _full_key(omega, chain)
+    value = getattr(omega, "value", None)
+    where = _where(chain, full_key, value if isinstance(omega, ValidationError) else None)
+    if where is not None:
+        full_key = where.key
+    prefix = f"{where}: " if where is not None else ""
+    if isinstance(omega, MissingMandatoryValue):
+        return (
+            f"{prefix}missing required value '{full_key}' "
+            "(set it on the command line or in a +dataset config)"
+        )
+    if isinstance(omega, ConfigKeyError | ConfigAttributeError) and full_key:
+        return f"{prefix}unknown config key '{full_key}'{did_you_mean(full_key)}"
+    if isinstance(omega, ValidationError) and full_key:
+        return prefix + invalid_value(full_key, value, _first_line(_own_message(omega)))
+    return prefix + _first_line(_own_message(omega))
+
+
+def describe_unknown_key(full_key: str, *, overrides: Sequence[str] = ()) -> str:
+    """The line for a key the schema does not know, with the file it is in when it is in one."""
+    where = next(
+        (loc for c in chosen_configs(overrides) if (loc := locate(c, full_key)) is not None),
+        None,
+    )
+    prefix = f"{where}: " if where is not None else ""
+    return f"{prefix}unknown config key '{full_key}'{did_you_mean(full_key)}"
+
+
+def invalid_value(full_key: str, value: object, detail: str) -> str:
+    """``invalid value 'x' for 'key'``, then a suggestion and the allowed values or type."""
+    shown = f" '{value}'" if value is not None else ""
+    allowed = _enum_values(full_key)
+    if allowed:
+        close = difflib.get_close_matches(str(value).upper(), allowed, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"invalid value{shown} for '{full_key}'{hint}; allowed: {', '.join(allowed)}"
+    expected = _expected_type(full_key)
+    if expected is not None:
+        return f"invalid value{shown} for '{full_key}': expected {expected}"
+    return f"invalid value{shown} for '{full_key}': {detail}"
+
+
+def _where(chain: list[BaseException], full_key: str, value: object) -> Location | None:
+    """The file and line of a mistake made in a config file, when Hydra names the file."""
+    for exc in chain:
+        config_path = config_in_error(str(exc))
+        if config_path is not None and full_key:
+            return locate(config_path, full_key, value)
+    return None
+
+
+def _own_message(omega: OmegaConfBaseException) -> str:
+    """OmegaConf's message without its ``full_key``/``reference_type`` diagnostics."""
+    text = str(getattr(omega, "msg", "") or omega)
+    return "\n".join(line for line in text.splitlines() if not _DIAGNOSTIC.match(line))
+
+
+_DIAGNOSTIC = re.compile(r"^\s*(full_key|reference_type|object_type|object_type_str)\s*[:=]")
+
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _expected_type(full_key: str) -> str | None:
+    """What a scalar key holds, in words (``an integer``), or None for other types."""
+    node = schema_node(full_key)
+    return _TYPE_WORDS.get(node) if isinstance(node, type) else None

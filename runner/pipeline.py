@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.artifacts.frames import export_frames, frames_dir
+from runner.artifacts.frames import export_frames
 from runner.artifacts.lightly_thumbnails import write_lightly_thumbnails
 from runner.artifacts.outputs import write_run_outputs
 from runner.artifacts.projection import write_projection
@@ -29,11 +29,13 @@ from runner.datasource.sequences import (
 )
 from runner.datasource.tags import tag_resolver
 from runner.embedding.embed import EmbeddingResult, embed
+from runner.embedding.frame_thumbnails import FrameThumbnailCache
 from runner.errors import UserError
 from runner.inputs.report import InputReport
 from runner.inputs.resolve import build_resolver
 from runner.inputs.values import InputResolver
 from runner.prepare import Prepared, prepare
+from runner.progress import NO_PROGRESS, Progress, StageProgress
 from runner.report.analysis import analyze, example_keys, read_projection_xy
 from runner.report.analysis_parts import ClassCounts
 from runner.report.render import render_report
@@ -54,11 +56,19 @@ class RunOutcome:
     report_warning: str | None
 
 
-def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
-    """Run one selection job end to end and publish its run directory."""
+def run(
+    cfg: RunConfig, *, config_dict: dict[str, Any], progress: Progress = NO_PROGRESS
+) -> RunOutcome:
+    """Run one selection job end to end and publish its run directory.
+
+    Args:
+        cfg: The validated-by-schema config of the job.
+        config_dict: The same config as plain data (for ``config.yaml`` and ``report.json``).
+        progress: Who shows each stage's progress (the console, or nobody).
+    """
     sources = validate_run_config(cfg)
     run_dir = RunDirectory.create(sources.runs_dir)
-    clock = StageClock()
+    clock = StageClock(progress)
     with log_to_file(contained(run_dir.path, "log.txt")):
         try:
             log.info(
@@ -78,7 +88,7 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                 video_of=prepared.video_of(sources.input_dir),
                 paths={s.key: s.path for s in prepared.usable if s.frame_index is None},
             )
-            with clock.stage("embed"):
+            with clock.stage("embed") as embed_progress:
                 embedded = embed(
                     prepared.usable,
                     content_hashes=prepared.hashes,
@@ -87,10 +97,17 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                     cache_dir=contained(sources.cache_dir, "embeddings"),
                     normalize=cfg.worker.normalize_embeddings,
                     videos=prepared.video_infos,
+                    frame_thumbnails=_frame_thumbnails(sources, prepared),
+                    progress=embed_progress,
                 )
-            with clock.stage("select"):
+            with clock.stage("select") as select_progress:
                 chosen = choose(
-                    cfg, embedded, prepared, resolve_input, tag_resolver(sources.dot_lightly)
+                    cfg,
+                    embedded,
+                    prepared,
+                    resolve_input,
+                    tag_resolver(sources.dot_lightly),
+                    select_progress,
                 )
             log.info(
                 "selected %d of %d candidates (%s)",
@@ -110,12 +127,13 @@ def run(cfg: RunConfig, *, config_dict: dict[str, Any]) -> RunOutcome:
                 inputs,
                 no_effect,
             )
-            with clock.stage("report"):
+            with clock.stage("report") as report_progress:
                 rendered = render_report(
                     run_dir.path,
                     template_dir=cfg.report.template_dir,
                     title=cfg.report.title,
                     pdf_required=cfg.report.pdf_required,
+                    progress=report_progress,
                 )
             if rendered.warning:
                 log.warning("%s", rendered.warning)
@@ -147,6 +165,7 @@ def choose(
     prepared: Prepared,
     resolve_input: InputResolver,
     query_keys: QueryKeys,
+    progress: StageProgress = NO_PROGRESS,
 ) -> Chosen:
     """Select samples, or whole sequences of frames when ``selected_sequence_length`` > 1."""
     preselected = _preselected_rows(embedded, prepared.pool)
@@ -160,6 +179,7 @@ def choose(
             keys=embedded.keys,
             resolve_input=resolve_input,
             query_keys=query_keys,
+            progress=progress,
         )
         return Chosen(result, [embedded.keys[i] for i in result.indices], [])
     seqs = build_sequences(
@@ -169,6 +189,7 @@ def choose(
         embeddings=seqs.embeddings,
         cfg=sequence_selection_config(cfg.selection, length),
         seed=cfg.lightly.seed,
+        progress=progress,
     )
     groups = [list(seqs.members[i]) for i in result.indices]
     return Chosen(result, seqs.expand(result.indices), groups)
@@ -190,15 +211,20 @@ def publish(
     selected = chosen.selected
     by_key = {s.key: s for s in prepared.usable}
     videos = prepared.video_infos
-    with clock.stage("thumbnails"):
+    frame_thumbnails = _frame_thumbnails(sources, prepared)
+    # Video frames: what the embedding pass wrote while decoding each frame, by key.
+    decoded = frame_thumbnails.paths(prepared.hashes) if frame_thumbnails is not None else None
+    with clock.stage("thumbnails") as progress:
         write_lightly_thumbnails(
-            [by_key[k] for k in selected] if videos is not None else prepared.usable,
+            prepared.usable,
             lightly_dir=sources.lightly_dir,
             suffix=cfg.datasource.thumbnail_suffix,
             num_threads=cfg.lightly.loader.num_workers,
             videos=videos,
+            cached=decoded,
+            progress=progress,
         )
-    with clock.stage("artifacts"):
+    with clock.stage("artifacts") as progress:
         video_report = None
         if videos is not None and prepared.videos is not None:
             exported = export_frames(
@@ -207,6 +233,7 @@ def publish(
                 videos=videos,
                 run_id=run_dir.run_id,
                 num_threads=cfg.lightly.loader.num_workers,
+                progress=progress,
             )
             usable_videos = prepared.videos.inspection.usable()
             if chosen.sequences:
@@ -227,9 +254,11 @@ def publish(
                 "target_fps": cfg.worker.video.target_fps,
                 "sequence_length": cfg.worker.selected_sequence_length,
             }
+        progress.expect(2)  # the embedding map and the analysis, then each report thumbnail
         projection = write_projection(
             run_dir.path, keys=embedded.keys, embeddings=embedded.embeddings, seed=cfg.lightly.seed
         )
+        progress.advance()
         row = {key: i for i, key in enumerate(embedded.keys)}
         analysis = analyze(
             keys=embedded.keys,
@@ -240,12 +269,15 @@ def publish(
             n_examples=cfg.report.n_example_images,
             class_counts=_class_counts(inputs, embedded.keys),
         )
+        progress.advance()
         shown = [*selected[: cfg.report.n_example_images], *example_keys(analysis)]
         thumbnails = make_thumbnails(
             keys=list(dict.fromkeys(shown)),
-            input_dir=frames_dir(sources.lightly_dir) if videos is not None else sources.input_dir,
+            input_dir=sources.input_dir,
+            sources=decoded,
             out_dir=contained(run_dir.path, "thumbnails"),
             size=cfg.report.thumbnail_size,
+            progress=progress,
         )
     write_run_outputs(
         run_dir=run_dir,
@@ -304,6 +336,13 @@ def _inputs_section(inputs: InputReport, selected: list[str]) -> dict[str, Any]:
     if loaded["inputs"]:
         section["sources"] = loaded["inputs"]
     return section
+
+
+def _frame_thumbnails(sources: Datasources, prepared: Prepared) -> FrameThumbnailCache | None:
+    """The cache of frame thumbnails the embedding pass writes (None for images)."""
+    if prepared.videos is None:
+        return None
+    return FrameThumbnailCache(sources.cache_dir / "frame_thumbnails")
 
 
 def _checkpoint(cfg: RunConfig, sources: Datasources) -> str:

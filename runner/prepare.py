@@ -23,6 +23,7 @@ from runner.datasource.video_samples import VideoCandidates, prepare_frames
 from runner.decode.inspect import FileInfo, inspect_files
 from runner.decode.video import VideoInfo
 from runner.errors import DataError
+from runner.progress import StageProgress
 from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
@@ -78,11 +79,11 @@ def prepare(cfg: RunConfig, sources: Datasources, clock: StageClock) -> Prepared
         )
         for line in found.skip_lines():
             log.info("%s", line)
-    with clock.stage("inspect"):
+    with clock.stage("inspect") as progress:
         if cfg.dataset.type is DatasetType.VIDEOS:
-            prepared = _videos(cfg, sources, found)
+            prepared = _videos(cfg, sources, found, progress)
         else:
-            prepared = _images(cfg, sources, found)
+            prepared = _images(cfg, sources, found, progress)
     if cfg.worker.use_datapool:
         prepared = _apply_datapool(cfg, sources, prepared)
     if not prepared.usable:
@@ -90,7 +91,9 @@ def prepare(cfg: RunConfig, sources: Datasources, clock: StageClock) -> Prepared
     return prepared
 
 
-def _images(cfg: RunConfig, sources: Datasources, found: Discovery) -> Prepared:
+def _images(
+    cfg: RunConfig, sources: Datasources, found: Discovery, progress: StageProgress
+) -> Prepared:
     if not found.samples:
         raise DataError(
             f"no images found in {sources.input_dir} ({found.n_skipped} files skipped, see log.txt)"
@@ -100,6 +103,7 @@ def _images(cfg: RunConfig, sources: Datasources, found: Discovery) -> Prepared:
         cache_file=contained(sources.cache_dir, "inspect.json"),
         num_threads=cfg.lightly.loader.num_workers,
         check_corruptness=cfg.worker.enable_corruptness_check,
+        progress=progress,
     )
     corrupt = {k: i.error for k, i in inspection.infos.items() if i.error is not None}
     readable = [s for s in found.samples if s.key not in corrupt]
@@ -120,7 +124,9 @@ def _images(cfg: RunConfig, sources: Datasources, found: Discovery) -> Prepared:
     )
 
 
-def _videos(cfg: RunConfig, sources: Datasources, found: Discovery) -> Prepared:
+def _videos(
+    cfg: RunConfig, sources: Datasources, found: Discovery, progress: StageProgress
+) -> Prepared:
     if not found.videos:
         raise DataError(
             f"no videos found in {sources.input_dir} ({found.n_skipped} files skipped, see log.txt)"
@@ -134,6 +140,7 @@ def _videos(cfg: RunConfig, sources: Datasources, found: Discovery) -> Prepared:
         frame_stride=cfg.worker.video.frame_stride,
         target_fps=cfg.worker.video.target_fps,
         remove_exact_duplicates=cfg.worker.remove_exact_duplicates,
+        progress=progress,
     )
     return Prepared(
         found=found,

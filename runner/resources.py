@@ -8,6 +8,7 @@ for these two folders.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -35,3 +36,23 @@ def config_dir() -> Path:
 def templates_dir() -> Path:
     """Return the absolute path of the packaged report templates (``templates/``)."""
     return _resource_dir("templates")
+
+
+DEMO_ENV = "LIGHTLY_RUNNER_DEMO"
+
+
+def demo_root() -> Path:
+    """Where the demo dataset lives: ``$LIGHTLY_RUNNER_DEMO``, else ``<checkout>/demo`` (what
+    ``make demo`` builds), else ``/tmp/lightly-runner-demo`` for an installed wheel."""
+    configured = os.environ.get(DEMO_ENV)
+    if configured:
+        return Path(configured).resolve()
+    if (_REPO_DIR / "pyproject.toml").is_file() and (_REPO_DIR / "conf").is_dir():
+        return _REPO_DIR / "demo"
+    return Path("/tmp/lightly-runner-demo")
+
+
+def docs_dir() -> Path | None:
+    """Return the checkout's ``docs/`` folder, or None (a wheel ships no docs)."""
+    docs = _REPO_DIR / "docs"
+    return docs if (docs / "config.md").is_file() else None

@@ -18,6 +18,8 @@ from tests.conftest import (
     write_images,
 )
 
+STAGES = ("start-up", "discover", "inspect", "embed", "select", "thumbnails", "artifacts", "report")
+
 
 def latest_run(mounts: Mounts) -> Path:
     return (mounts.runs_dir / "latest").resolve()
@@ -37,6 +39,16 @@ def test_run_writes_every_artifact_from_another_cwd(mounts: Mounts, tmp_path: Pa
     run_dir = latest_run(mounts)
     assert result.stdout.strip().splitlines()[-1] == f"run directory: {run_dir}"
     assert not any(elsewhere.iterdir()), "nothing may be written to the cwd"
+    # Not a terminal: one plain line per stage, in order; the model load is announced first.
+    stage_lines = [
+        line.removeprefix("[lightly-run] ").split(":")[0]
+        for line in result.stderr.splitlines()
+        if " in " in line and line.split(":")[0].endswith(tuple(STAGES))
+    ]
+    assert stage_lines == list(STAGES)
+    assert "[lightly-run] embed: loading model efficientnet-lite0 on cpu" in result.stderr
+    assert "\r" not in result.stderr
+    assert "stage inspect: started" in (run_dir / "log.txt").read_text()
     for name in [
         "selected_filenames.txt",
         "embeddings.csv",

@@ -119,8 +119,15 @@ def test_default_user_dir_is_lightly_conf_in_the_cwd(
         ("worker.relevant_filename_file=x", "did you mean 'worker.relevant_filenames_file'"),
         ("lightly.loader.batchsize=3", "did you mean 'lightly.loader.batch_size'"),
         ("+mounts.input_mnt=/x", "did you mean 'mounts.input_mount'"),
-        ("dataset.type=IMAGE", "invalid value 'IMAGE' for 'dataset.type'; allowed: IMAGES, VIDEOS"),
-        ("selection.n_samples=ten", "invalid value for 'selection.n_samples'"),
+        (
+            "dataset.type=IMAGE",
+            "invalid value 'IMAGE' for 'dataset.type' (did you mean 'IMAGES'?); "
+            "allowed: IMAGES, VIDEOS",
+        ),
+        (
+            "selection.n_samples=ten",
+            "invalid value 'ten' for 'selection.n_samples': expected an integer",
+        ),
         (
             "selection.strategies=[{input:{type:EMBEDING},strategy:{type:DIVERSITY}}]",
             "allowed: EMBEDDINGS, SCORES, METADATA, PREDICTIONS, RANDOM",
@@ -164,6 +171,61 @@ def test_missing_mounts_name_the_key() -> None:
         precheck(["selection.n_samples=3"])
 
 
-def test_help_and_cfg_skip_the_precheck() -> None:
+def test_help_skips_the_precheck_and_cfg_allows_values_still_missing() -> None:
     precheck(["--cfg", "job"])
     precheck(["--help"])
+
+
+def test_cfg_job_with_a_bad_key_fails_in_one_line() -> None:
+    with pytest.raises(UserError, match=r"did you mean .selection\.n_samples."):
+        precheck(["--cfg", "job", "+selection.n_sampl=3"])
+
+
+def _user_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, body: str) -> None:
+    """``./lightly_conf/dataset/NAME.yaml`` in a fresh current directory."""
+    (tmp_path / "lightly_conf" / "dataset").mkdir(parents=True)
+    (tmp_path / "lightly_conf" / "dataset" / f"{name}.yaml").write_text(
+        "# @package _global_\n" + body
+    )
+    monkeypatch.delenv("LIGHTLY_RUNNER_CONFIG_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "selection:\n  strategies:\n    - input: {type: EMBEDDINGS}\n"
+            "      strategy: {type: DIVERSTY}\n",
+            "lightly_conf/dataset/typo.yaml, line 5: invalid value 'DIVERSTY' for "
+            "'selection.strategies[0].strategy.type' (did you mean 'DIVERSITY'?); allowed: ",
+        ),
+        (
+            "selection:\n  n_samples: abc\n",
+            "lightly_conf/dataset/typo.yaml, line 3: invalid value 'abc' for "
+            "'selection.n_samples': expected an integer",
+        ),
+        (
+            "worker:\n  remove_exact_duplicate: false\n",
+            "lightly_conf/dataset/typo.yaml, line 3: unknown config key "
+            "'worker.remove_exact_duplicate' (did you mean 'worker.remove_exact_duplicates'?)",
+        ),
+    ],
+)
+@pytest.mark.parametrize("flags", [[], ["--cfg", "job"]], ids=["run", "cfg-job"])
+def test_mistakes_in_a_user_yaml_name_file_line_key_value_and_suggestion(
+    mounts: Mounts,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    body: str,
+    expected: str,
+    flags: list[str],
+) -> None:
+    _user_dataset(tmp_path, monkeypatch, "typo", body)
+    with pytest.raises(UserError) as info:
+        precheck([*flags, *mounts.overrides(), "selection.n_samples=3", "+dataset=typo"])
+    message = str(info.value)
+    assert message.startswith(expected)
+    assert "\n" not in message
+    assert "full_key" not in message
+    assert "reference_type" not in message

@@ -32,6 +32,7 @@ from runner.datasource.lightly_dir import DOT_LIGHTLY
 from runner.datasource.sample import Sample
 from runner.decode.video import VideoError, VideoInfo, frame_to_image
 from runner.decode.video_reader import VideoReader
+from runner.progress import NO_PROGRESS, StageProgress
 from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def export_frames(
     videos: Mapping[Path, VideoInfo],
     run_id: str,
     num_threads: int = 1,
+    progress: StageProgress = NO_PROGRESS,
 ) -> FrameExport:
     """Write the selected frames as PNG and drop the previous run's frames not selected now.
 
@@ -80,6 +82,7 @@ def export_frames(
         videos: Frame table of every video, by path.
         run_id: This run's id (recorded in the manifest).
         num_threads: Videos exported at once (PNG encoding releases the GIL).
+        progress: Told of every frame, advanced video by video.
 
     Returns:
         Frames written, kept, removed and failed.
@@ -98,13 +101,15 @@ def export_frames(
     by_video: defaultdict[Path, list[Sample]] = defaultdict(list)
     for sample in samples:
         by_video[sample.path].append(sample)
+    progress.expect(len(samples))
+    outcomes = []
     with ThreadPoolExecutor(max_workers=max(1, num_threads)) as pool:
-        outcomes = list(
-            pool.map(
-                lambda item: _export_video(root, item[1], videos[item[0]], previous),
-                sorted(by_video.items()),
-            )
-        )
+        for outcome in pool.map(
+            lambda item: (_export_video(root, item[1], videos[item[0]], previous), len(item[1])),
+            sorted(by_video.items()),
+        ):
+            outcomes.append(outcome[0])
+            progress.advance(outcome[1])
     written = sorted(n for o in outcomes for n in o[0])
     kept = sorted(n for o in outcomes for n in o[1])
     failed = {n: r for o in outcomes for n, r in o[2].items()}

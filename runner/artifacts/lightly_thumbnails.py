@@ -7,15 +7,17 @@ that expects Lightly's layout load these instead of full images. A thumbnail new
 image is kept, so reruns only write what changed.
 
 Video frames get thumbnails too, named from the frame name (``clip-024-mp4.png`` ->
-``.lightly/thumbnails/clip-024-mp4_thumb.png``). They are decoded video by video with a
-:class:`~runner.decode.video.VideoReader` (seek to the keyframe before each frame), so pass
-the frames you need (the selected ones), not every frame of every video.
+``.lightly/thumbnails/clip-024-mp4_thumb.png``), one per candidate frame. Each is copied from
+the thumbnail the embedding pass wrote while it decoded the frame (``cached``); only a frame
+without one is decoded again, video by video with a :class:`~runner.decode.video.VideoReader`
+(seek to the keyframe before each frame).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +32,7 @@ from runner.decode.errors import DecodeError
 from runner.decode.image import open_image
 from runner.decode.video import VideoError, VideoInfo, frame_to_image
 from runner.decode.video_reader import VideoReader
+from runner.progress import NO_PROGRESS, StageProgress
 from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,8 @@ def write_lightly_thumbnails(
     num_threads: int,
     size: int = THUMBNAIL_SIZE,
     videos: Mapping[Path, VideoInfo] | None = None,
+    cached: Mapping[str, Path] | None = None,
+    progress: StageProgress = NO_PROGRESS,
 ) -> ThumbnailStats:
     """Write missing or stale thumbnails; an empty ``suffix`` disables thumbnails.
 
@@ -82,6 +87,8 @@ def write_lightly_thumbnails(
         num_threads: Images (or videos) processed at once; ``<= 0`` means one per CPU.
         size: Longest side of a thumbnail in pixels.
         videos: Frame table of every video by path; required for frame samples.
+        cached: Frame key -> a thumbnail already made of it (PNG); copied when it exists.
+        progress: Told of every sample, advanced per image and per video.
 
     Returns:
         How many thumbnails were written, kept and failed.
@@ -95,18 +102,24 @@ def write_lightly_thumbnails(
         if sample.kind is SampleKind.VIDEO_FRAME:
             frames[sample.path].append(sample)
     tables = videos or {}
+    copies = cached or {}
+    progress.expect(len(samples))
+    outcomes: list[str] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = list(
-            pool.map(
-                lambda s: _one(s, contained(lightly_dir, thumbnail_relpath(s.key, suffix)), size),
-                images,
-            )
-        )
+        for outcome in pool.map(
+            lambda s: _one(s, contained(lightly_dir, thumbnail_relpath(s.key, suffix)), size),
+            images,
+        ):
+            outcomes.append(outcome)
+            progress.advance()
         for video_outcomes in pool.map(
-            lambda item: _frames_of_video(item[1], tables.get(item[0]), lightly_dir, suffix, size),
+            lambda item: _frames_of_video(
+                item[1], tables.get(item[0]), lightly_dir, suffix, size, copies
+            ),
             sorted(frames.items()),
         ):
             outcomes.extend(video_outcomes)
+            progress.advance(len(video_outcomes))
     stats = ThumbnailStats(
         outcomes.count("written"), outcomes.count("kept"), outcomes.count("failed")
     )
@@ -115,15 +128,24 @@ def write_lightly_thumbnails(
 
 
 def _frames_of_video(
-    samples: list[Sample], info: VideoInfo | None, lightly_dir: Path, suffix: str, size: int
+    samples: list[Sample],
+    info: VideoInfo | None,
+    lightly_dir: Path,
+    suffix: str,
+    size: int,
+    cached: Mapping[str, Path],
 ) -> list[str]:
-    """Thumbnails of some frames of one video, decoded in one forward pass with seeks."""
+    """Thumbnails of some frames of one video: copies of cached ones, the rest decoded in one
+    forward pass with seeks."""
     outcomes: list[str] = []
     todo: dict[int, Path] = {}
     for sample in samples:
         target = contained(lightly_dir, thumbnail_relpath(sample.key, suffix))
+        source = cached.get(sample.key)
         if target.exists() and target.stat().st_mtime_ns >= sample.mtime_ns:
             outcomes.append("kept")
+        elif source is not None and source.is_file():
+            outcomes.append(_copy(source, target))
         else:
             todo[int(sample.frame_index or 0)] = target
     if not todo:
@@ -148,6 +170,17 @@ def _frames_of_video(
         log.warning("thumbnails of %s failed: %s", samples[0].path, err)
         outcomes.extend(["failed"] * (len(samples) - len(outcomes)))
     return outcomes
+
+
+def _copy(source: Path, target: Path) -> str:
+    """Copy a ready thumbnail into place atomically."""
+    try:
+        with atomic_path(target, suffix=target.suffix) as tmp:
+            shutil.copyfile(source, tmp)
+    except OSError as err:
+        log.warning("thumbnail %s not copied: %s", target, err)
+        return "failed"
+    return "written"
 
 
 def _save(image: Image.Image, target: Path, fmt: str) -> None:

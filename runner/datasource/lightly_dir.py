@@ -55,16 +55,25 @@ class Datasources:
             contained(self.lightly_dir, thumbnail_suffix.replace("[filename]", "x"))
 
 
-def _check_mount(name: str, value: str) -> Path:
+def check_mount(name: str, value: str) -> Path:
+    """The resolved mount folder.
+
+    Args:
+        name: How the user gave the value, for the message (``mounts.input_mount``).
+        value: The path.
+
+    Raises:
+        ConfigError: empty, relative, missing or not a folder.
+    """
     if not value:
-        raise ConfigError(f"mounts.{name} is empty; give the absolute path of the folder")
+        raise ConfigError(f"{name} is empty; give the absolute path of the folder")
     path = Path(value)
     if not path.is_absolute():
-        raise ConfigError(f"mounts.{name} must be an absolute path, got '{value}'")
+        raise ConfigError(f"{name} must be an absolute path, got '{value}'")
     if not path.exists():
-        raise ConfigError(f"mounts.{name} does not exist: {value}")
+        raise ConfigError(f"{name} does not exist: {value}")
     if not path.is_dir():
-        raise ConfigError(f"mounts.{name} is not a directory: {value}")
+        raise ConfigError(f"{name} is not a directory: {value}")
     return path.resolve()
 
 
@@ -125,8 +134,8 @@ def resolve_datasources(mounts: MountsConfig, datasource: DatasourceConfig) -> D
     Raises:
         ConfigError: one line per violation, the first one found.
     """
-    input_mount = _check_mount("input_mount", mounts.input_mount)
-    lightly_mount = _check_mount("lightly_mount", mounts.lightly_mount)
+    input_mount = check_mount("mounts.input_mount", mounts.input_mount)
+    lightly_mount = check_mount("mounts.lightly_mount", mounts.lightly_mount)
     input_rel = _check_relative("datasource.input.relative_path", datasource.input.relative_path)
     lightly_rel = _check_relative(
         "datasource.lightly.relative_path", datasource.lightly.relative_path

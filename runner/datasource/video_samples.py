@@ -28,6 +28,7 @@ from runner.datasource.videos import VideoFile, frame_name
 from runner.decode.video import VideoInfo
 from runner.decode.video_inspect import VideoInspection, inspect_videos
 from runner.errors import ConfigError
+from runner.progress import NO_PROGRESS, StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,7 @@ def prepare_frames(
     frame_stride: int = 1,
     target_fps: float | None = None,
     remove_exact_duplicates: bool = True,
+    progress: StageProgress = NO_PROGRESS,
 ) -> VideoCandidates:
     """Inspect the videos and list their candidate frames: the video half of ``prepare``.
 
@@ -216,6 +218,7 @@ def prepare_frames(
         frame_stride: ``worker.video.frame_stride``.
         target_fps: ``worker.video.target_fps``.
         remove_exact_duplicates: ``worker.remove_exact_duplicates`` (frames of copies).
+        progress: Told of every video scanned.
 
     Returns:
         The inspection, the candidate frames and their hashes, and what was left out.
@@ -230,6 +233,7 @@ def prepare_frames(
         check_corruptness=check_corruptness,
         corruption_threshold=corruption_threshold,
         num_threads=num_threads,
+        progress=progress,
     )
     frames = frame_samples(videos, inspection, frame_stride=frame_stride, target_fps=target_fps)
     hashes = frame_content_hashes(frames, inspection)

@@ -30,6 +30,7 @@ from runner.atomic import atomic_write_text
 from runner.datasource.sample import Sample
 from runner.decode.errors import describe_exception
 from runner.decode.metrics import header_metrics, pixel_metrics
+from runner.progress import NO_PROGRESS, StageProgress
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def inspect_files(
     cache_file: Path | None,
     num_threads: int,
     check_corruptness: bool = True,
+    progress: StageProgress = NO_PROGRESS,
 ) -> Inspection:
     """Hash every sample's file and check that its pixels decode.
 
@@ -97,6 +99,7 @@ def inspect_files(
             one per CPU.
         check_corruptness: Fully decode each image (Lightly's corruptness check). When False,
             only the header is parsed for the size; an unreadable header is still an error.
+        progress: Told of every file to read (cache hits are not counted) as it is done.
 
     Returns:
         Per-key file information (independent of thread scheduling) and the cache hit count.
@@ -114,9 +117,11 @@ def inspect_files(
             todo.append(sample)
     cache_hits = len(infos)
     workers = num_threads if num_threads > 0 else (os.cpu_count() or 1)
+    progress.expect(len(todo))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         fresh = pool.map(partial(inspect_file, check_corruptness=check_corruptness), todo)
         for sample, info in zip(todo, fresh, strict=True):
+            progress.advance()
             infos[sample.key] = info
             if info.sha256:  # read failures (e.g. permissions) may heal without an mtime change
                 entries[sample.key] = _entry(sample, info, checked=check_corruptness)

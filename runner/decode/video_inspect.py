@@ -33,6 +33,7 @@ from runner.decode.errors import describe_exception
 from runner.decode.video import VideoInfo, VideoOpenError
 from runner.decode.video_cache import CACHE_FORMAT, Entry, entry_from_json, entry_to_json
 from runner.decode.video_probe import VideoScan, scan_video
+from runner.progress import NO_PROGRESS, StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ def inspect_videos(
     check_corruptness: bool,
     corruption_threshold: float,
     num_threads: int,
+    progress: StageProgress = NO_PROGRESS,
 ) -> VideoInspection:
     """Hash and scan every video, reusing cached results for unchanged files.
 
@@ -134,6 +136,7 @@ def inspect_videos(
             demux (fast; corrupt frames are then found only at a cut end of the file).
         corruption_threshold: ``worker.corruptness_check.corruption_threshold`` in [0, 1].
         num_threads: Videos scanned at once; ``<= 0`` means one per CPU.
+        progress: Told of every video to scan (cache hits are not counted) as it is done.
 
     Returns:
         Per-video reports, independent of thread scheduling.
@@ -150,11 +153,13 @@ def inspect_videos(
     hits = len(entries)
     workers = num_threads if num_threads > 0 else (os.cpu_count() or 1)
     threads_per_video = len(todo) < workers  # few videos: let FFmpeg use the idle cores
+    progress.expect(len(todo))
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo) or 1))) as pool:
         fresh = pool.map(
             lambda v: _inspect_one(v, decode=check_corruptness, threads=threads_per_video), todo
         )
         for video, entry in zip(todo, fresh, strict=True):
+            progress.advance()
             entries[video.key] = entry
     if todo:
         log.info("videos: %d inspected, %d from cache", len(todo), hits)

@@ -22,6 +22,7 @@ from runner.embedding.frame_dataset import (
     FrameChunkDataset,
     plan_chunks,
 )
+from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE
 from runner.embedding.transforms import Preprocess
 from runner.errors import ConfigError
 
@@ -78,6 +79,8 @@ class EmbeddingDataModule(LightningDataModule):
         preprocess: Resize and normalisation, run in the workers.
         pin_memory: Pin host batches (worth it when the model runs on CUDA).
         videos: Frame table of every video, by path; required for frame samples.
+        thumbnails: Frame key -> where to write its thumbnail while it is decoded.
+        thumbnail_size: Longest side of those thumbnails in pixels.
 
     Raises:
         ConfigError: Invalid batch size or worker count.
@@ -92,8 +95,12 @@ class EmbeddingDataModule(LightningDataModule):
         preprocess: Preprocess,
         pin_memory: bool,
         videos: Mapping[Path, VideoInfo] | None = None,
+        thumbnails: Mapping[str, Path] | None = None,
+        thumbnail_size: int = THUMBNAIL_SIZE,
     ) -> None:
         super().__init__()
+        self.thumbnails = dict(thumbnails or {})
+        self.thumbnail_size = thumbnail_size
         if loader.batch_size < 1:
             raise ConfigError(f"lightly.loader.batch_size={loader.batch_size}: must be >= 1")
         self.samples = samples
@@ -128,6 +135,8 @@ class EmbeddingDataModule(LightningDataModule):
                 preprocess=self.preprocess,
                 batch_size=self.batch_size,
                 num_workers=self.num_workers,
+                thumbnails=self.thumbnails,
+                thumbnail_size=self.thumbnail_size,
             )
             return DataLoader(
                 frames,  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ from runner.decode.video import VideoInfo
 from runner.embedding.cache import load_cache, save_cache
 from runner.embedding.datamodule import EmbeddingDataModule
 from runner.embedding.device import DevicePlan, plan_device
+from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE, FrameThumbnailCache
 from runner.embedding.fuse import optimize_for_inference
 from runner.embedding.model import EmbeddingModule
 from runner.embedding.models import (
@@ -39,8 +40,9 @@ from runner.embedding.models import (
     resolve_weights,
 )
 from runner.embedding.transforms import Preprocess
-from runner.embedding.writer import ShardWriter, load_shard
+from runner.embedding.writer import ProgressCallback, ShardWriter, load_shard
 from runner.errors import ConfigError
+from runner.progress import NO_PROGRESS, StageProgress
 from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,8 @@ def embed(
     normalize: bool,
     cache_dir: Path,
     videos: Mapping[Path, VideoInfo] | None = None,
+    frame_thumbnails: FrameThumbnailCache | None = None,
+    progress: StageProgress = NO_PROGRESS,
 ) -> EmbeddingResult:
     """Embed ``samples``, reusing cached rows for content embedded before with the same model.
 
@@ -120,6 +124,10 @@ def embed(
         cache_dir: Folder of the embedding cache (created if needed).
         videos: Frame table of every video by path (``VideoInspection.infos_by_path()``);
             required when ``samples`` are video frames.
+        frame_thumbnails: For video frames: write each decoded frame's thumbnail to this
+            cache. A frame whose thumbnail is missing is decoded (and embedded) again even
+            when its embedding is cached, so every frame ends with both.
+        progress: Told when the model starts loading, then of every sample to embed.
 
     Returns:
         Keys and rows sorted by key, model facts and cache statistics.
@@ -134,9 +142,25 @@ def embed(
     table = load_cache(cache_file, dim=job.embedding_dim)
     hashes = [content_hashes[k] for k in keys]
     cached = table.lookup(hashes) >= 0  # (N,)
-    todo = _one_sample_per_content(samples, content_hashes, hashes, cached)
+    wanted = {h for h, hit in zip(hashes, cached.tolist(), strict=True) if not hit}
+    if frame_thumbnails is not None:
+        wanted |= {content_hashes[k] for k in frame_thumbnails.missing(keys, content_hashes)}
+    todo = _one_sample_per_content(samples, content_hashes, wanted)
     if todo:
-        new_keys, new_rows = _predict(todo, job=job, videos=videos)  # (K,), (K, D) float32
+        thumbnails = (
+            {s.key: frame_thumbnails.path(content_hashes[s.key]) for s in todo}
+            if frame_thumbnails is not None
+            else {}
+        )
+        # (K,) keys, (K, D) float32 rows
+        new_keys, new_rows = _predict(
+            todo,
+            job=job,
+            videos=videos,
+            thumbnails=thumbnails,
+            thumbnail_size=frame_thumbnails.size if frame_thumbnails else THUMBNAIL_SIZE,
+            progress=progress,
+        )
         table = table.merged([content_hashes[k] for k in new_keys], new_rows)
         save_cache(cache_file, table)
     rows = table.embeddings[table.lookup(hashes)].astype(np.float32)  # (N, D), fp16 values
@@ -191,17 +215,13 @@ def _checkpoint_path(checkpoint: str) -> Path | None:
 
 
 def _one_sample_per_content(
-    samples: Sequence[Sample],
-    content_hashes: Mapping[str, str],
-    hashes: list[str],
-    cached: np.ndarray,
+    samples: Sequence[Sample], content_hashes: Mapping[str, str], wanted: set[str]
 ) -> list[Sample]:
-    """Uncached samples, one per distinct content (the first key wins), sorted by key."""
-    missing = {h for h, hit in zip(hashes, cached.tolist(), strict=True) if not hit}
+    """Samples whose content is ``wanted``, one per content (the first key wins), by key."""
     chosen: dict[str, Sample] = {}
     for sample in sorted(samples, key=lambda s: s.key):
         digest = content_hashes[sample.key]
-        if digest in missing and digest not in chosen:
+        if digest in wanted and digest not in chosen:
             chosen[digest] = sample
     return list(chosen.values())
 
@@ -240,10 +260,21 @@ def _quiet_lightning() -> Iterator[None]:
 
 
 def _predict(
-    samples: list[Sample], *, job: _Job, videos: Mapping[Path, VideoInfo] | None = None
+    samples: list[Sample],
+    *,
+    job: _Job,
+    videos: Mapping[Path, VideoInfo] | None = None,
+    thumbnails: Mapping[str, Path] | None = None,
+    thumbnail_size: int = THUMBNAIL_SIZE,
+    progress: StageProgress = NO_PROGRESS,
 ) -> tuple[list[str], np.ndarray]:
-    """Run ``Trainer.predict`` over ``samples``; return keys and (K, D) float32 rows by key."""
+    """Run ``Trainer.predict`` over ``samples``; return keys and (K, D) float32 rows by key.
+
+    ``thumbnails`` (frame key -> PNG path, longest side ``thumbnail_size``) are written by
+    the workers as they decode.
+    """
     cfg = job.cfg
+    progress.note(f"loading model {cfg.model.name} on {job.device.device_type}")
     lightning.seed_everything(cfg.seed, verbose=False)
     backbone = build_backbone(cfg.model.name, job.weights, input_size=cfg.collate.input_size)
     if job.checkpoint is not None:
@@ -255,7 +286,13 @@ def _predict(
     module = EmbeddingModule(backbone.module, normalize=job.normalize, channels_last=True)
     preprocess = Preprocess(size=cfg.collate.input_size, mean=backbone.mean, std=backbone.std)
     data = EmbeddingDataModule(
-        samples, loader=cfg.loader, preprocess=preprocess, pin_memory=on_cuda, videos=videos
+        samples,
+        loader=cfg.loader,
+        preprocess=preprocess,
+        pin_memory=on_cuda,
+        videos=videos,
+        thumbnails=thumbnails,
+        thumbnail_size=thumbnail_size,
     )
     job.work_dir.mkdir(parents=True, exist_ok=True)
     with (
@@ -267,28 +304,18 @@ def _predict(
             devices=job.device.devices,
             strategy=job.device.strategy,
             precision=job.device.precision,  # type: ignore[arg-type]
-            callbacks=[ShardWriter(Path(tmp))],
+            callbacks=[ShardWriter(Path(tmp)), ProgressCallback(progress, len(samples))],
             logger=False,
             enable_checkpointing=False,
             enable_model_summary=False,
-            enable_progress_bar=True,
+            enable_progress_bar=False,  # the stage's progress shows it, like every stage's
         )
-        try:
-            trainer.predict(module, datamodule=data, return_predictions=False)
-        except BaseException:
-            _close_progress_bar(trainer)  # else it is redrawn after the error line, at exit
-            raise
+        trainer.predict(module, datamodule=data, return_predictions=False)
         keys, rows = _merge_shards(Path(tmp))
     expected = {s.key for s in samples}
     if set(keys) != expected:
         raise RuntimeError(f"predict returned {len(keys)} keys for {len(expected)} samples")
     return keys, rows
-
-
-def _close_progress_bar(trainer: Trainer) -> None:
-    bar = getattr(trainer.progress_bar_callback, "_predict_progress_bar", None)
-    if bar is not None:
-        bar.close()
 
 
 def _merge_shards(directory: Path) -> tuple[list[str], np.ndarray]:

@@ -12,6 +12,7 @@ length or count.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,11 +27,14 @@ from runner.datasource.sample import Sample
 from runner.decode.video import VideoError, VideoInfo, import_av
 from runner.decode.video_reader import VideoReader
 from runner.embedding.dataset import EmbeddingItem
+from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE, write_frame_thumbnail
 from runner.embedding.transforms import Preprocess
 
 if TYPE_CHECKING:
     from av.video.frame import VideoFrame
     from av.video.reformatter import VideoReformatter
+
+log = logging.getLogger(__name__)
 
 MIN_CHUNK_FRAMES = 128  # a chunk ends at the first keyframe after this many frames
 
@@ -109,6 +113,8 @@ class FrameChunkDataset(IterableDataset[list[EmbeddingItem]]):
         preprocess: Resize and normalisation for the model.
         batch_size: Frames per batch (the last batch of each worker may be smaller).
         num_workers: DataLoader workers that will share the chunks (0: the main process).
+        thumbnails: Frame key -> PNG path: frames whose thumbnail to write as they are decoded.
+        thumbnail_size: Longest side of those thumbnails in pixels.
     """
 
     def __init__(
@@ -119,8 +125,12 @@ class FrameChunkDataset(IterableDataset[list[EmbeddingItem]]):
         preprocess: Preprocess,
         batch_size: int,
         num_workers: int,
+        thumbnails: Mapping[str, Path] | None = None,
+        thumbnail_size: int = THUMBNAIL_SIZE,
     ) -> None:
         self.chunks = list(chunks)
+        self.thumbnails = dict(thumbnails or {})
+        self.thumbnail_size = thumbnail_size
         self.infos = {path: infos[path] for path in {c.path for c in self.chunks}}
         self.preprocess = preprocess
         self.batch_size = batch_size
@@ -148,7 +158,9 @@ class FrameChunkDataset(IterableDataset[list[EmbeddingItem]]):
         """Decode the chunks in order, reusing one reader while the video stays the same."""
         # One scaler for the whole pass: FFmpeg keeps its filter tables between frames of the
         # same size (a new one per frame costs more than decoding a 720p frame).
-        scaler = import_av().video.reformatter.VideoReformatter()
+        av = import_av()
+        scaler = av.video.reformatter.VideoReformatter()
+        thumb_scaler = av.video.reformatter.VideoReformatter()  # its own size: its own tables
         reader: VideoReader | None = None
         try:
             for chunk in chunks:
@@ -161,10 +173,22 @@ class FrameChunkDataset(IterableDataset[list[EmbeddingItem]]):
                 for index, result in reader.frames(chunk.indices):
                     if isinstance(result, VideoError):
                         result = self._retry(chunk.path, index, result)
-                    yield self._item(keys[index], result, scaler)
+                    key = keys[index]
+                    if key in self.thumbnails and not isinstance(result, VideoError):
+                        self._thumbnail(key, result, thumb_scaler)
+                    yield self._item(key, result, scaler)
         finally:
             if reader is not None:
                 reader.close()
+
+    def _thumbnail(self, key: str, frame: VideoFrame, scaler: VideoReformatter) -> None:
+        """Write the frame's thumbnail; a failure costs only the thumbnail, never the run."""
+        try:
+            write_frame_thumbnail(
+                frame, self.thumbnails[key], size=self.thumbnail_size, scaler=scaler
+            )
+        except Exception as exc:  # FFmpeg, Pillow or the disk: the embedding goes on
+            log.warning("thumbnail of frame %s not written: %s", key, exc)
 
     def _retry(self, path: Path, index: int, error: VideoError) -> VideoFrame | VideoError:
         """Read a frame that did not come out again, alone, with a fresh single-thread reader."""

@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 
 from runner.atomic import atomic_path
 from runner.embedding.model import Prediction
+from runner.progress import StageProgress
 from runner.write_paths import contained
 
 
@@ -77,3 +78,32 @@ class ShardWriter(BasePredictionWriter):
             shard_path(self.directory, trainer.global_rank), keys=self._keys, embeddings=embeddings
         )
         self._keys, self._rows = [], []
+
+
+class ProgressCallback(pl.Callback):
+    """Reports embedded samples to a :class:`~runner.progress.StageProgress` (rank 0 only).
+
+    It replaces Lightning's own bar, so the embedding stage is shown like every other stage
+    (a bar on a terminal, one line otherwise).
+    """
+
+    def __init__(self, progress: StageProgress, n_samples: int) -> None:
+        self.progress = progress
+        self.n_samples = n_samples
+
+    def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:
+            self.progress.expect(self.n_samples)
+
+    def on_predict_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if trainer.is_global_zero:
+            # Every rank embeds a batch of about this size at the same time.
+            self.progress.advance(len(batch["keys"]) * trainer.world_size)

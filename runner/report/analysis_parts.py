@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from runner.report.metrics import METRICS, Better
 from runner.report.neighbours import Nearest
 
 FloatArray = npt.NDArray[np.float64]
@@ -33,18 +34,6 @@ class ClassCounts:
 
     names: tuple[str, ...]
     counts: npt.NDArray[np.floating[Any]] | npt.NDArray[np.integer[Any]]
-
-
-DEFINITIONS = {
-    "diversity": "mean distance from a sample to its nearest neighbour within the set",
-    "coverage": "1 / (1 + mean distance from every candidate to its nearest sample of the set)",
-    "balance": "entropy of the class distribution / log(number of classes)",
-    "density_match": (
-        "kernel distance (MMD) between the set and all candidates in the embedding space: how"
-        " far the set's distribution is from the data's; lower is better"
-    ),
-}
-LOWER_IS_BETTER = frozenset({"density_match"})
 
 
 def rounded(value: float | None) -> float | None:
@@ -172,8 +161,8 @@ def _row(
         "random": random,
         "candidates": candidates,
         "change_vs_random": change,
-        "higher_is_better": metric not in LOWER_IS_BETTER,
-        "definition": DEFINITIONS[metric],
+        "higher_is_better": METRICS[metric].better is Better.HIGHER,
+        "definition": METRICS[metric].formula,
     }
 
 

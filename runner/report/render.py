@@ -22,6 +22,7 @@ import jinja2
 
 from runner.atomic import atomic_write_bytes
 from runner.errors import ConfigError, DataError, MissingDependencyError
+from runner.progress import NO_PROGRESS, StageProgress
 from runner.report import filters, plots
 from runner.report.view import analysis_view, strategies_view
 from runner.report.view_inputs import inputs_view
@@ -59,6 +60,7 @@ def render_report(
     template_dir: str = "",
     title: str = DEFAULT_TITLE,
     pdf_required: bool = False,
+    progress: StageProgress = NO_PROGRESS,
 ) -> RenderOutcome:
     """Render ``run_dir/report.json`` to ``report.html`` and ``report.pdf`` in ``run_dir``.
 
@@ -67,6 +69,7 @@ def render_report(
         template_dir: Optional folder whose templates override the packaged ones by name.
         title: Title on the cover and in the running header.
         pdf_required: Raise instead of warning when WeasyPrint cannot produce the PDF.
+        progress: Two steps: the HTML, then the PDF (the slow one).
 
     Returns:
         The paths written, and a warning if the PDF was skipped.
@@ -77,6 +80,7 @@ def render_report(
         MissingDependencyError: If ``pdf_required`` and WeasyPrint or its libraries are missing.
         jinja2.TemplateError: If a template is broken or references a missing key.
     """
+    progress.expect(2)
     report = load_report(run_dir)
     env = build_environment(template_dir=template_dir)
     html = env.get_template(MAIN_TEMPLATE).render(
@@ -84,7 +88,7 @@ def render_report(
     )
     html_path = contained(run_dir, "report.html")
     _write_atomic(path=html_path, data=html.encode("utf-8"))
-
+    progress.advance()
     try:
         pdf_bytes = html_to_pdf(html=html, base_url=str(run_dir))
     except (ImportError, OSError) as exc:
@@ -95,6 +99,7 @@ def render_report(
         return RenderOutcome(html=html_path, pdf=None, warning=warning)
     pdf_path = contained(run_dir, "report.pdf")
     _write_atomic(path=pdf_path, data=pdf_bytes)
+    progress.advance()
     return RenderOutcome(html=html_path, pdf=pdf_path, warning=None)
 
 

@@ -8,12 +8,13 @@ there (``<run dir>/thumbnails/0000.jpg``, …) and lists them in ``report.json``
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from PIL import Image, ImageOps
 
 from runner.atomic import atomic_path
+from runner.progress import NO_PROGRESS, StageProgress
 from runner.write_paths import contained
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,13 @@ JPEG_QUALITY = 85
 
 
 def make_thumbnails(
-    *, keys: Sequence[str], input_dir: Path, out_dir: Path, size: int
+    *,
+    keys: Sequence[str],
+    input_dir: Path,
+    out_dir: Path,
+    size: int,
+    sources: Mapping[str, Path] | None = None,
+    progress: StageProgress = NO_PROGRESS,
 ) -> dict[str, str]:
     """Write one JPEG thumbnail per key and return where each one went.
 
@@ -35,6 +42,9 @@ def make_thumbnails(
         input_dir: The input datasource folder the keys are relative to.
         out_dir: Folder for the thumbnails; created if missing. Usually ``<run dir>/thumbnails``.
         size: Longest side of a thumbnail in pixels; aspect ratio is kept.
+        sources: Key -> the image to read instead of ``input_dir / key`` (video frames: the
+            thumbnails the embedding pass wrote).
+        progress: Told of every key, advanced as each is done.
 
     Returns:
         Key → thumbnail path relative to ``out_dir.parent`` in POSIX form
@@ -48,8 +58,11 @@ def make_thumbnails(
         raise ValueError(f"thumbnail size must be positive, got {size}")
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
+    progress.expect(len(keys))
     for i, key in enumerate(keys):
-        image = _load_thumbnail(path=input_dir / key, size=size)
+        source = sources.get(key) if sources is not None else None
+        image = _load_thumbnail(path=source or input_dir / key, size=size)
+        progress.advance()
         if image is None:
             continue
         name = f"{i:04d}.jpg"

@@ -7,10 +7,11 @@ template omits the section. Field names are documented in ``docs/report.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from runner.report import plots
+from runner.report.metrics import Better, explain, verdict
 
 ThumbnailSrc = Callable[[str], str | None]
 
@@ -25,8 +26,13 @@ def analysis_view(report: Mapping[str, Any], *, thumb: ThumbnailSrc) -> dict[str
     hist = analysis.get("nn_histogram")
     points = analysis.get("map")
     examples = analysis.get("examples", {})
+    strategies = {
+        str(s.get("strategy", ""))
+        for s in report.get("selection", {}).get("strategies", [])
+        if isinstance(s, Mapping)
+    }
     return {
-        "rows": rows,
+        "rows": [explained_row(row, strategies=strategies) for row in rows],
         "definitions": {r["metric"]: r.get("definition", "") for r in rows},
         "distances": dashboard.get("distances", {}),
         "sampling": analysis.get("sampling", {}),
@@ -48,6 +54,29 @@ def analysis_view(report: Mapping[str, Any], *, thumb: ThumbnailSrc) -> dict[str
             ],
         },
         "elapsed_s": analysis.get("elapsed_s"),
+    }
+
+
+def explained_row(row: Mapping[str, Any], *, strategies: Collection[str] = ()) -> dict[str, Any]:
+    """A dashboard row with what its metric measures, the better direction and a verdict.
+
+    Explanations come from :data:`runner.report.metrics.METRICS`; a metric not listed there
+    (a newer report.json) falls back to the row's own ``definition`` and ``higher_is_better``.
+    ``strategies`` (the strategy types of the run) decide whether a caveat applies.
+    """
+    info = explain(str(row.get("metric", "")))
+    if info is not None:
+        better, measures, caveat = info.better, info.measures, info.caveat_for(strategies)
+    else:
+        better = Better.HIGHER if row.get("higher_is_better", True) else Better.LOWER
+        measures, caveat = str(row.get("definition", "")).capitalize(), ""
+    return {
+        **row,
+        "measures": measures,
+        "better": better.value,
+        "direction": f"{better.value.capitalize()} is better.",
+        "caveat": caveat,
+        "verdict": verdict(row.get("change_vs_random"), better),
     }
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from runner.progress import NO_PROGRESS, StageProgress
 from runner.selection.objective import LazyArgmax, Objective
 
 _EPS = 1e-12  # scores are clipped to this before a negative power (no division by zero)
@@ -110,6 +111,7 @@ def greedy(
     strengths: Sequence[float],
     blocked: npt.NDArray[np.bool_],
     limit: int | None,
+    progress: StageProgress = NO_PROGRESS,
 ) -> GreedyOutcome:
     """Add the best candidate until ``limit``, exhaustion or a stopping condition.
 
@@ -118,6 +120,7 @@ def greedy(
         strengths: Their exponents.
         blocked: Rows that may not be picked (preselected); updated in place.  # (N,)
         limit: Count to reach, or ``None`` for no limit.
+        progress: Told of the picks to come (the limit, or every free row) and of each pick.
 
     Returns:
         The picks, their combined scores and the stop reason.
@@ -126,6 +129,7 @@ def greedy(
     pick_scores: list[float] = []
     n_free = int(blocked.size - np.count_nonzero(blocked))
     combiner = _Combiner(objectives, strengths) if n_free else None
+    progress.expect(n_free if limit is None else min(limit, n_free))
     while limit is None or len(picks) < limit:
         if len(picks) == n_free or combiner is None:
             return GreedyOutcome(picks, pick_scores, "all candidates selected")
@@ -139,4 +143,5 @@ def greedy(
         blocked[best] = True
         picks.append(best)
         pick_scores.append(score)
+        progress.advance()
     return GreedyOutcome(picks, pick_scores, None)

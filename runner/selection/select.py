@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from runner.config import SelectionConfig, StrategyEntry, StrategyType
 from runner.inputs.values import InputResolver, InputValues
+from runner.progress import NO_PROGRESS, StageProgress
 from runner.selection.greedy import greedy
 from runner.selection.objective import ObjectiveContext
 from runner.selection.resolve import QueryKeys, query_rows, resolve_values, subset
@@ -201,6 +202,7 @@ def select(
     keys: Sequence[str] | None = None,
     resolve_input: InputResolver | None = None,
     query_keys: QueryKeys | None = None,
+    progress: StageProgress = NO_PROGRESS,
 ) -> SelectionResult:
     """Select samples as configured by Lightly's ``selection_config``.
 
@@ -217,6 +219,7 @@ def select(
             row (same order as ``embeddings``); needed only when such inputs are used.
         query_keys: Maps a SIMILARITY input (its ``tag_name``) to the keys of the query
             samples; they must be rows of ``embeddings`` and are not selected themselves.
+        progress: Told of every pick of the greedy loop.
 
     Returns:
         The picks in order, with the reasons and per-strategy facts.
@@ -271,7 +274,7 @@ def select(
         for i, e in entries
     ]
     strengths = [float(e.strategy.strength) for _, e in entries]
-    outcome = greedy(objectives, strengths, blocked, n_requested)
+    outcome = greedy(objectives, strengths, blocked, n_requested, progress)
     reason = outcome.reason or ("n_samples" if cfg.n_samples is not None else "proportion_samples")
     summaries = {i: o.summary() for (i, _), o in zip(entries, objectives, strict=True)}
     for summary in summaries.values():

@@ -41,7 +41,9 @@ def mixture(
     """Gaussian clusters around orthogonal-ish centres; returns rows and their cluster."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((len(sizes), d))
-    rows = [c + s * rng.standard_normal((n, d)) for c, n, s in zip(centres, sizes, spread)]
+    rows = [
+        c + s * rng.standard_normal((n, d)) for c, n, s in zip(centres, sizes, spread, strict=True)
+    ]
     labels = np.repeat(np.arange(len(sizes)), sizes)
     return np.concatenate(rows).astype(np.float32), labels
 

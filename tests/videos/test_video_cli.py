@@ -40,6 +40,15 @@ def test_videos_run_selects_one_frame_per_scene_and_exports_frames(tmp_path: Pat
     assert sorted(timeline["selected_frame_indices"]) == indices
     assert report["counts"]["skipped_by_reason"] == {"unsupported extension": 1}
     assert (run_dir / "report.pdf").is_file()
+    # Every frame has a real thumbnail from the embedding pass: Lightly's for the viewer, and
+    # the report's examples (selected or not) without a single "thumbnail skipped".
+    assert "thumbnail skipped" not in result.stderr
+    thumbs = sorted((m.lightly_dir / ".lightly" / "thumbnails" / "clips").glob("walk-*_thumb.png"))
+    assert len(thumbs) == 32
+    assert Image.open(thumbs[0]).size == (128, 96)  # smaller than 256: never enlarged
+    shown = report["thumbnails"]
+    assert any(key not in selected for key in shown), "examples include frames not selected"
+    assert all((run_dir / path).is_file() for path in shown.values())
 
 
 def test_video_sequences_write_sequence_information(tmp_path: Path) -> None:

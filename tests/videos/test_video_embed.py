@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from videofix import scene_frames, write_video
 
 from runner.config import (
@@ -28,6 +29,7 @@ from runner.decode.video import VideoInfo
 from runner.decode.video_inspect import inspect_videos
 from runner.embedding.embed import EmbeddingResult, embed
 from runner.embedding.frame_dataset import FrameChunkDataset, plan_chunks
+from runner.embedding.frame_thumbnails import FrameThumbnailCache
 from runner.embedding.transforms import Preprocess
 from runner.selection.select import select
 
@@ -159,3 +161,50 @@ def test_chunks_start_at_keyframes_and_split_across_workers() -> None:
     )
     # worker 0: chunks 0 and 2 (100 frames, 7 batches); worker 1: chunks 1 and 3 (90, 6)
     assert len(dataset) == 13
+
+
+def test_every_embedded_frame_gets_a_thumbnail_once(scenes: Path, tmp_path: Path) -> None:
+    found = discover(scenes, dataset_type=DatasetType.VIDEOS)
+    inspection = inspect_videos(
+        found.videos,
+        cache_file=None,
+        check_corruptness=True,
+        corruption_threshold=0.1,
+        num_threads=1,
+    )
+    samples = frame_samples(found.videos, inspection)
+    hashes = frame_content_hashes(samples, inspection)
+    cache = FrameThumbnailCache(tmp_path / "frame_thumbnails", size=48)
+
+    def run() -> EmbeddingResult:
+        return embed(
+            samples,
+            content_hashes=hashes,
+            cfg=_cfg(num_workers=0),
+            checkpoint="",
+            normalize=True,
+            cache_dir=tmp_path / "embeddings",
+            videos=inspection.infos_by_path(),
+            frame_thumbnails=cache,
+        )
+
+    first = run()
+    paths = cache.paths(hashes)
+    assert len(paths) == len(samples) == 32
+    assert all(path.is_file() for path in paths.values())
+    with Image.open(next(iter(paths.values()))) as image:
+        assert max(image.size) == 48
+    stamps = {key: path.stat().st_mtime_ns for key, path in paths.items()}
+
+    again = run()  # embeddings and thumbnails cached: nothing is decoded
+    assert again.cache_misses == 0
+    assert {key: path.stat().st_mtime_ns for key, path in paths.items()} == stamps
+    np.testing.assert_array_equal(again.embeddings, first.embeddings)
+
+    lost = samples[5].key
+    paths[lost].unlink()
+    run()  # a missing thumbnail is decoded again, alone
+    assert paths[lost].is_file()
+    assert {k: p.stat().st_mtime_ns for k, p in paths.items() if k != lost} == {
+        k: v for k, v in stamps.items() if k != lost
+    }
