@@ -202,6 +202,31 @@ def table(data: SetData, results: dict[str, Scores]) -> list[str]:
     return [*lines, "", f"`default`: {verdict}.", ""]
 
 
+def summary(evaluated: list[tuple[SetData, dict[str, Scores]]]) -> list[str]:
+    """One line per half: where ``default`` meets the bar, and where it has the best mean."""
+    if not evaluated:
+        return []
+    passed = [d.spec.name for d, r in evaluated if not check_default(r, d.budgets)]
+    best: dict[str, list[str]] = {"accuracy": [], "balanced accuracy": []}
+    for data, results in evaluated:
+        for j, metric in enumerate(best):
+            means = {
+                name: np.mean([scores[b][:, j].mean() for b in data.budgets])
+                for name, scores in results.items()
+            }
+            if max(means, key=lambda name: means[name]) == "default":
+                best[metric].append(data.spec.name)
+    names = ", ".join(d.spec.name for d, _ in evaluated)
+    return [
+        f"Summary ({names}): `default` meets the bar on {len(passed)} of {len(evaluated)}"
+        f" sets ({', '.join(passed) or 'none'}); it has the best mean accuracy of all methods"
+        f" on {len(best['accuracy'])} ({', '.join(best['accuracy']) or 'none'}) and the best"
+        f" mean balanced accuracy on {len(best['balanced accuracy'])}"
+        f" ({', '.join(best['balanced accuracy']) or 'none'}).",
+        "",
+    ]
+
+
 def methods() -> dict[str, Method]:
     presets = sorted(p.stem for p in (REPO / "conf" / "selection").glob("*.yaml"))
     found: dict[str, Method] = {p: preset_method(p) for p in presets}
@@ -211,7 +236,12 @@ def methods() -> dict[str, Method]:
     return found
 
 
-def write_section(tables: dict[bool, list[str]], args: argparse.Namespace, command: str) -> None:
+def write_section(
+    tables: dict[bool, list[str]],
+    summaries: dict[bool, list[str]],
+    args: argparse.Namespace,
+    command: str,
+) -> None:
     lines = [
         SECTION,
         "",
@@ -231,9 +261,11 @@ def write_section(tables: dict[bool, list[str]], args: argparse.Namespace, comma
         "",
         "### Held-out sets (no parameter was chosen on these)",
         "",
+        *summaries[False],
         *tables[False],
         "### Tuning sets (HERDING's bandwidth 0.5 and k = 30 were chosen here)",
         "",
+        *summaries[True],
         *tables[True],
     ]
     replace_section("\n".join(lines) + "\n")
@@ -249,6 +281,7 @@ def main() -> None:
     args = parser.parse_args()
     found = methods()
     tables: dict[bool, list[str]] = {True: [], False: []}
+    evaluated: dict[bool, list[tuple[SetData, dict[str, Scores]]]] = {True: [], False: []}
     with tempfile.TemporaryDirectory() as tmp:
         root = args.workdir or Path(tmp)
         for spec in (s for s in SETS if s.name in args.sets):
@@ -260,8 +293,11 @@ def main() -> None:
             lines = table(data, results)
             print("\n".join(lines), f"({time.perf_counter() - start:.0f} s)", flush=True)
             tables[spec.tuning] += lines
+            evaluated[spec.tuning].append((data, results))
+    summaries = {half: summary(found) for half, found in evaluated.items()}
+    print("\n".join(summaries[False] + summaries[True]))
     if not args.no_write:
-        write_section(tables, args, "python " + " ".join(sys.argv))
+        write_section(tables, summaries, args, "python " + " ".join(sys.argv))
 
 
 if __name__ == "__main__":
