@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -135,3 +137,10 @@ def test_herding_fields_are_checked_in_one_line() -> None:
     )
     with pytest.raises(ConfigError, match="HERDING cannot use input SCORES"):
         select(embeddings=np.eye(4, dtype=np.float32), cfg=config(2, scores), seed=0)
+
+
+def test_a_float16_memory_map_selects_like_the_same_values_in_memory(tmp_path: Path) -> None:
+    x, _ = mixture([300, 100], [0.3, 0.3], d=96)
+    np.save(tmp_path / "e.npy", x.astype(np.float16))
+    mapped = np.load(tmp_path / "e.npy", mmap_mode="r")
+    assert picks(mapped, 40) == picks(np.asarray(mapped, dtype=np.float32), 40)
