@@ -35,33 +35,40 @@ def _grey(pixels: npt.NDArray[np.floating]) -> Image.Image:
     return Image.fromarray((np.clip(pixels, 0.0, 1.0) * 255).astype(np.uint8))
 
 
+OBJECTS_A = (
+    "astronaut",
+    "camera",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "coins",
+    "moon",
+)
+OBJECTS_B = (
+    "page",
+    "horse",
+    "clock",
+    "brick",
+    "grass",
+    "gravel",
+    "china",
+    "flower",
+    "grace_hopper",
+    "astronaut",
+)
+
+
 def _photos() -> dict[str, Image.Image]:
     """Named natural photos bundled with scikit-image, scikit-learn and matplotlib."""
     from matplotlib import cbook
     from skimage import data
     from sklearn.datasets import load_sample_images
 
-    arrays = {
-        name: getattr(data, name)()
-        for name in (
-            "astronaut",
-            "camera",
-            "chelsea",
-            "coffee",
-            "rocket",
-            "hubble_deep_field",
-            "immunohistochemistry",
-            "retina",
-            "coins",
-            "moon",
-            "page",
-            "horse",
-            "clock",
-            "brick",
-            "grass",
-            "gravel",
-        )
-    }
+    others = {"china", "flower", "grace_hopper"}  # not in scikit-image
+    arrays = {name: getattr(data, name)() for name in {*OBJECTS_A, *OBJECTS_B} - others}
     photos = {
         n: Image.fromarray(
             np.asarray(a, dtype=np.uint8) if a.dtype != bool else (a * 255).astype(np.uint8)
@@ -116,32 +123,6 @@ def _photo_views(folder: Path, sizes: dict[str, int], seed: int, degrade: bool =
             view = _view(photos[name], rng)
             _save(_degrade(view, rng) if degrade else view, folder, name, index)
             index += 1
-
-
-OBJECTS_A = (
-    "astronaut",
-    "camera",
-    "chelsea",
-    "coffee",
-    "rocket",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "retina",
-    "coins",
-    "moon",
-)
-OBJECTS_B = (
-    "page",
-    "horse",
-    "clock",
-    "brick",
-    "grass",
-    "gravel",
-    "china",
-    "flower",
-    "grace_hopper",
-    "astronaut",
-)
 
 
 def build_objects(folder: Path) -> None:
