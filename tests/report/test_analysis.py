@@ -187,4 +187,4 @@ def test_dashboard_has_a_density_match_row_where_lower_is_better() -> None:
     row = _row(result, "density_match")
     assert row["higher_is_better"] is False
     assert row["selection"] is not None and row["random"] is not None
-    assert "lower is better" in row["definition"]
+    assert "MMD" in row["definition"]
