@@ -26,7 +26,7 @@ def test_help_page_shows_usage_invocations_groups_and_docs(tmp_path: Path) -> No
         assert invocation in page
     # The groups are generated from what Hydra finds, the user's own dataset included.
     assert "  dataset: cam1, example, mine\n" in page
-    assert "  selection: default, representative\n" in page
+    assert "  selection: default, diversity, representative\n" in page
     assert "Docs: " in page
     assert "powered by hydra" not in page.lower()
     assert "base_" not in page
