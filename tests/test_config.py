@@ -57,7 +57,7 @@ def test_cam1_reproduces_the_seed_example() -> None:
     assert cfg.datasource.web_server_location == "http://localhost:3456"
     assert cfg.dataset.type is DatasetType.VIDEOS
     assert cfg.selection.n_samples == 10
-    assert cfg.selection.strategies[0].strategy.type is StrategyType.HERDING
+    assert cfg.selection.strategies[0].strategy.type is StrategyType.DIVERSITY
 
 
 def test_lightly_strategy_list_is_accepted_verbatim_on_the_command_line() -> None:

@@ -55,7 +55,14 @@ def make_real_run(base: Path) -> RealRun:
         (mounts.input_dir / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
         mounts.lightly_dir.mkdir(parents=True)
         result = run_cli(
-            [*mounts.overrides(), *FAST, f"selection.n_samples={N_SELECTED}"], cwd=base
+            # DIVERSITY: its pick distances are a sort field of the viewer
+            [
+                *mounts.overrides(),
+                *FAST,
+                "selection=diversity",
+                f"selection.n_samples={N_SELECTED}",
+            ],
+            cwd=base,
         )
         assert result.returncode == 0, result.stderr
         run_dir = (mounts.runs_dir / "latest").resolve()
@@ -120,7 +127,7 @@ def test_runs_list_shows_the_run_with_summary_and_links(
     [run] = datasource["runs"]
     assert run["run_id"] == real_run.run_dir.name and run["latest"] is True
     assert run["counts"] == real_run.report["counts"]
-    assert run["selection"]["strategies"] == ["EMBEDDINGS/HERDING"]
+    assert run["selection"]["strategies"] == ["EMBEDDINGS/DIVERSITY"]
     assert run["viewer_url"] == "/_lightly/run.html?run=" + quote(real_run.ref, safe="")
     code, kind, body = fetch(server, run["files"]["report.pdf"])
     assert code == 200 and kind == "application/pdf" and body.startswith(b"%PDF")
