@@ -194,11 +194,15 @@ def _time(row: dict[str, object], name: str) -> str:
 
 
 def write_section(
-    rows: list[dict[str, object]], command: str, repeat: int, loads: tuple[float, float]
+    rows: list[dict[str, object]],
+    command: str,
+    repeat: int,
+    loads: tuple[float, float],
+    section: str = SECTION,
 ) -> None:
-    """Replace the ``## Selection speed`` section; ``loads``: 1-min load at start and end."""
+    """Replace the ``section`` of docs/benchmarks.md; ``loads``: 1-min load at start and end."""
     lines = [
-        SECTION,
+        section,
         "",
         f"Machine: {platform.machine()} {_cpu()}, {os.cpu_count()} cores,"
         f" Python {platform.python_version()}, no GPU; 1-min load average {loads[0]:.1f} at the"
@@ -206,14 +210,7 @@ def write_section(
         " run). Date:"
         f" {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`.",
         "",
-        "DIVERSITY, k-center greedy from row 0, same embeddings (float32, unit rows), each"
-        f" engine in its own process, {repeat} runs each, interleaved. Time: median of the"
-        " runs (min-max in brackets), whole selection (mundig: ingest + run). Min dist:"
-        " minimum pairwise Euclidean distance of the selected set (higher is better). RSS:"
-        " peak resident memory of the process, embeddings included. `representative` is the"
-        " preset DIVERSITY x TYPICALITY (k = 30, strength 0.75); `typicality` is that"
-        " TYPICALITY alone (mostly the neighbour search); `herding` is the default preset"
-        " (HERDING); mundig runs DIVERSITY only.",
+        *_intro(rows, repeat),
         "",
         "| strategies | data | N | D | k | ours (s) | mundig (s) | ours / mundig | ours min dist "
         "| mundig min dist | ours RSS (GB) | mundig RSS (GB) |",
@@ -226,13 +223,36 @@ def write_section(
             f" | {_cell(r, 'ours_min_distance', '.6f')} | {_cell(r, 'mundig_min_distance', '.6f')}"
             f" | {_cell(r, 'ours_rss_gb', '.2f')} | {_cell(r, 'mundig_rss_gb', '.2f')} |"
         )
-    lines += [
-        "",
-        "Both engines run the same greedy; min-dist differences of ~1e-5 come from float32"
-        " rounding between near-equal candidates, after which the two paths differ (ours"
-        " matches a float64 run of the greedy, see [selection.md](selection.md#performance)).",
-    ]
+    if any(r["preset"] == "diversity" for r in rows):
+        lines += [
+            "",
+            "Both engines run the same greedy; min-dist differences of ~1e-5 come from float32"
+            " rounding between near-equal candidates, after which the two paths differ (ours"
+            " matches a float64 run of the greedy, see [selection.md](selection.md#performance)).",
+        ]
     replace_section("\n".join(lines) + "\n")
+
+
+def _intro(rows: list[dict[str, object]], repeat: int) -> list[str]:
+    """What the table measures: the mundig comparison, or our strategies alone."""
+    if not any(r["preset"] == "diversity" for r in rows):
+        return [
+            "Ours only (no peer implements these strategies): the preset's strategies select k"
+            " rows after preselected row 0 from clustered embeddings (float32), each run in its"
+            f" own process, {repeat} runs per case. Time: median (min-max), the whole"
+            " `select()` call. RSS: peak resident memory of the process, embeddings included."
+            " `herding` is the default preset (HERDING)."
+        ]
+    return [
+        "DIVERSITY, k-center greedy from row 0, same embeddings (float32, unit rows), each"
+        f" engine in its own process, {repeat} runs each, interleaved. Time: median of the"
+        " runs (min-max in brackets), whole selection (mundig: ingest + run). Min dist:"
+        " minimum pairwise Euclidean distance of the selected set (higher is better). RSS:"
+        " peak resident memory of the process, embeddings included. `representative` is the"
+        " preset DIVERSITY x TYPICALITY (k = 30, strength 0.75); `typicality` is that"
+        " TYPICALITY alone (mostly the neighbour search); `herding` is the default preset"
+        " (HERDING); mundig runs DIVERSITY only.",
+    ]
 
 
 def main() -> None:
@@ -242,8 +262,13 @@ def main() -> None:
     parser.add_argument("--no-mundig", nargs="*", default=[], help="cases to run ours only")
     parser.add_argument("--repeat", type=int, default=3, help="runs per engine (median)")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch docs")
+    parser.add_argument(
+        "--section", default=SECTION, help="heading of the docs/benchmarks.md section to replace"
+    )
     args = parser.parse_args()
-    if not (args.peers / "bin" / "python").exists():
+    presets = {case: ([*case.split(":")[4:], "diversity"])[0] for case in args.cases}
+    needs_peers = [c for c, p in presets.items() if c not in args.no_mundig and p == "diversity"]
+    if needs_peers and not (args.peers / "bin" / "python").exists():
         sys.exit(f"no peers venv at {args.peers}: run ../shared/tools/peers-venv.sh {args.peers}")
     start_load = os.getloadavg()[0]
     rows = []
@@ -255,7 +280,8 @@ def main() -> None:
         rows.append(row)
     if not args.no_write:
         loads = (start_load, os.getloadavg()[0])
-        write_section(rows, "python " + " ".join(sys.argv), args.repeat, loads)
+        command = "python " + " ".join(sys.argv)
+        write_section(rows, command, args.repeat, loads, args.section)
 
 
 if __name__ == "__main__":

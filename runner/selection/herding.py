@@ -47,6 +47,9 @@ F64 = npt.NDArray[np.float64]
 
 DEFAULT_NEIGHBORS = 30
 BANDWIDTH = 0.5  # sigma as a fraction of the median k-th neighbour distance
+# Floor of sigma^2 (sigma = 0.01 on unit rows, where rows are near-duplicates anyway): keeps
+# the float32 log-kernel x.y / sigma^2 - h_i - h_j accurate to ~0.05 and exp() finite.
+MIN_SIGMA2 = 1e-4
 _BASE = 10_000  # rows of the kernel-mean base; every row below this size
 _QUERIES = 2_000  # rows whose k-th neighbour distance estimates the bandwidth
 _BLOCK = 512  # rows per block of kernel evaluations (20 MB at the full base)
@@ -115,7 +118,7 @@ def bandwidth(x: F32, k: int) -> float:
         k: The neighbour whose distance sets the scale (scaled down on a sampled base).
 
     Returns:
-        The kernel's ``σ²``; a tiny positive value when all rows coincide.
+        The kernel's ``sigma^2``, at least :data:`MIN_SIGMA2`; 1 when the rows have no scale.
     """
     n = x.shape[0]
     base = _sample(n, _BASE)  # (B,)
@@ -125,7 +128,10 @@ def bandwidth(x: F32, k: int) -> float:
     d2 = _squared_distances(x[queries], xb, np.einsum("nd,nd->n", xb, xb))  # (Q, B)
     # the query itself is in the base when the base is every row: its distance 0 comes first
     kth = np.partition(d2, kb, axis=1)[:, kb]  # (Q,)
-    return max(BANDWIDTH**2 * float(np.median(kth)), 1e-12)
+    kth = kth[kth > 0]  # rows with k exact copies say nothing about the scale
+    if not kth.size:
+        return 1.0  # every row has k copies: any kernel ranks them alike
+    return max(BANDWIDTH**2 * float(np.median(kth)), MIN_SIGMA2)
 
 
 def log_kernel_rows(x: F32, sigma2: float) -> F32:

@@ -144,3 +144,13 @@ def test_a_float16_memory_map_selects_like_the_same_values_in_memory(tmp_path: P
     np.save(tmp_path / "e.npy", x.astype(np.float16))
     mapped = np.load(tmp_path / "e.npy", mmap_mode="r")
     assert picks(mapped, 40) == picks(np.asarray(mapped, dtype=np.float32), 40)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_copies_and_identical_rows_keep_the_kernel_finite() -> None:
+    rng = np.random.default_rng(2)
+    copies = np.concatenate([np.ones((40, 8)), rng.standard_normal((10, 8))]).astype(np.float32)
+    chosen = picks(copies, 10)
+    assert len(set(chosen)) == 10 and sum(p < 40 for p in chosen) >= 5
+    assert picks(np.ones((20, 8), dtype=np.float32), 5) == [0, 1, 2, 3, 4]
+    assert picks(np.zeros((20, 8), dtype=np.float32), 3) == [0, 1, 2]
