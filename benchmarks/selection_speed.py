@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -280,7 +281,7 @@ def main() -> None:
         rows.append(row)
     if not args.no_write:
         loads = (start_load, os.getloadavg()[0])
-        command = "python " + " ".join(sys.argv)
+        command = "python " + shlex.join(sys.argv)
         write_section(rows, command, args.repeat, loads, args.section)
 
 
