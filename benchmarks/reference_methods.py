@@ -1,7 +1,8 @@
 """Reference selection methods for the quality benchmark (baselines, not product code).
 
-Each takes L2-normalised embeddings projected onto 64 principal components, a budget and a
-seed, and returns row indices. Written from the papers' descriptions:
+Each takes L2-normalised embeddings projected onto 64 principal components (the space HERDING
+and TYPICALITY work in, ``runner.selection.projection.unit_projection``), a budget and a seed,
+and returns row indices. Written from the papers' descriptions:
 
 * k-means medoids: k-means (faiss) into ``budget`` clusters, the row nearest each centroid.
 * TypiClust (Hacohen, Dekel and Weinshall, ICML 2022, "TPC_RP"): k-means into ``budget``
@@ -95,12 +96,3 @@ def probcover(x: F32, budget: int, seed: int, alpha: float = 0.95, n_clusters: i
         picks.append(best)
         covered |= balls[best]
     return picks
-
-
-def project(embeddings: npt.NDArray[np.floating], dims: int = 64) -> F32:
-    """L2-normalise, centre and project onto the top ``dims`` principal components."""
-    x = np.asarray(embeddings, dtype=np.float64)
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    x = x - x.mean(axis=0)
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
-    return np.ascontiguousarray(x @ vt[:dims].T, dtype=np.float32)

@@ -44,6 +44,8 @@ import reference_methods as ref  # benchmarks/ is on sys.path
 from docs_section import replace_section
 from quality_sets import SETS, LabelledSet
 
+from runner.selection.projection import unit_projection
+
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Selection quality"
 BUDGETS = (10, 20, 50, 100, 200)
@@ -91,7 +93,7 @@ def embed(root: Path, spec: LabelledSet) -> SetData:
     embeddings = np.array([[float(v) for v in r[1:-1]] for r in rows], dtype=np.float32)
     labels = np.array([r[0].split("/")[0] for r in rows])
     features = StandardScaler().fit_transform(embeddings)
-    return SetData(spec, embeddings, ref.project(embeddings), features, labels)
+    return SetData(spec, embeddings, unit_projection(embeddings), features, labels)
 
 
 def preset_method(preset: str) -> Method:

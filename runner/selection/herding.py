@@ -38,9 +38,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from runner.selection.diversity import unit_float32
 from runner.selection.objective import ObjectiveContext
-from runner.selection.typicality import MAX_DIMS
+from runner.selection.projection import unit_projection
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -72,42 +71,6 @@ def _sample(n: int, size: int) -> npt.NDArray[np.int64]:
     if n <= size:
         return np.arange(n, dtype=np.int64)
     return np.sort(np.random.default_rng(0).choice(n, size=size, replace=False)).astype(np.int64)
-
-
-def unit_projection(embeddings: npt.NDArray[np.floating], dims: int = MAX_DIMS) -> F32:
-    """L2-normalised rows, projected onto their top ``dims`` principal components.
-
-    Works block by block on the input (which may be a float16 memory map): the only full-size
-    array it makes is the ``N x dims`` result, never a float32 copy of ``N x D``.
-
-    Args:
-        embeddings: One row per sample.  # (N, D)
-        dims: Components kept; rows with at most ``dims`` columns are only normalised.
-
-    Returns:
-        The rows to work on.  # (N, min(D, dims)) float32
-    """
-    n, d = embeddings.shape
-    if d <= dims:
-        return unit_float32(embeddings)
-    sample = unit_float32(embeddings[:: max(1, n // 20_000)])  # (<=~20k, D)
-    mean = np.zeros(d, dtype=np.float64)
-    for start in range(0, n, _BLOCK * 8):
-        mean += unit_float32(embeddings[start : start + _BLOCK * 8]).sum(axis=0, dtype=np.float64)
-    mean32 = (mean / max(n, 1)).astype(np.float32)  # (D,)
-    centred = sample - mean32
-    if centred.shape[0] < d:
-        _, _, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
-        components = vt[:dims].T  # (D, <=dims)
-    else:
-        _, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))  # ascending
-        components = vectors[:, ::-1][:, :dims]
-    basis = np.ascontiguousarray(components, dtype=np.float32)  # (D, dims)
-    out = np.empty((n, basis.shape[1]), dtype=np.float32)
-    for start in range(0, n, _BLOCK * 8):
-        block = unit_float32(embeddings[start : start + _BLOCK * 8]) - mean32
-        np.matmul(block, basis, out=out[start : start + _BLOCK * 8])
-    return out
 
 
 def bandwidth(x: F32, k: int) -> float:

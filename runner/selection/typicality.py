@@ -28,37 +28,16 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from runner.selection.diversity import unit_float32
 from runner.selection.objective import ObjectiveContext
+from runner.selection.projection import unit_projection
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 DEFAULT_NEIGHBORS = 20
-MAX_DIMS = 64
 _MAX_PAIRS = 10**9
 _MIN_BASE = 4096
 _EPS = 1e-6
-
-
-def project(x: F32, dims: int = MAX_DIMS) -> F32:
-    """Centre and project onto the top ``dims`` principal components.  # (N, dims)
-
-    The components come from at most ~20k evenly spaced rows: an SVD of those rows when they
-    are fewer than the dimensions (fast for small inputs), else the covariance's eigenvectors.
-    """
-    mean = x.mean(axis=0)  # (D,)
-    sample = x[:: max(1, x.shape[0] // 20_000)] - mean  # (<=~20k, D)
-    if sample.shape[0] < sample.shape[1]:
-        _, _, vt = np.linalg.svd(sample.astype(np.float64), full_matrices=False)  # (n, D)
-        components = vt[:dims].T  # (D, <=dims)
-    else:
-        cov = (sample.T @ sample).astype(np.float64) / max(sample.shape[0] - 1, 1)  # (D, D)
-        _, vectors = np.linalg.eigh(cov)  # ascending eigenvalues
-        components = vectors[:, ::-1][:, :dims]
-    basis = np.ascontiguousarray(components, dtype=np.float32)  # (D, dims)
-    projected: F32 = np.ascontiguousarray((x - mean) @ basis)
-    return projected
 
 
 def _base_rows(n: int) -> npt.NDArray[np.int64]:
@@ -111,9 +90,7 @@ def typicality(embeddings: npt.NDArray[np.floating], k: int = DEFAULT_NEIGHBORS)
     n = embeddings.shape[0]
     if n < 2:
         return np.ones(n)
-    x = unit_float32(embeddings)  # (N, D)
-    if x.shape[1] > MAX_DIMS:
-        x = project(x)
+    x = unit_projection(embeddings)  # (N, <=64)
     mean = mean_knn_distance(x, k)  # (N,)
     scores: F64 = (_EPS + float(mean.min())) / (_EPS + mean)
     return scores
