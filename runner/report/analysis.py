@@ -50,6 +50,7 @@ __all__ = ["ClassCounts", "analyze", "example_keys", "read_projection_xy"]
 ANALYSIS_VERSION = 1
 MAX_MAP_POINTS = 3_000
 HISTOGRAM_BINS = 30
+DENSITY_ROWS = 4_000  # rows per set (and of the candidates) for the density match
 
 
 def analyze(
@@ -99,7 +100,7 @@ def analyze(
     to_selected = nn.nearest(emb[candidate_queries], emb[selected])
     to_random = nn.nearest(emb[candidate_queries], emb[random_rows])
     classes = class_section(class_counts or {}, selected=selected, random_rows=random_rows)
-    density = _density(emb, candidate_queries, selected, random_rows, cap, seed)
+    density = _density(emb, selected, random_rows, seed)
     result: dict[str, Any] = {
         "version": ANALYSIS_VERSION,
         "metric": "euclidean",
@@ -147,18 +148,21 @@ def example_keys(analysis: Mapping[str, Any]) -> list[str]:
 
 def _density(
     emb: npt.NDArray[np.float32],
-    reference: npt.NDArray[np.int64],
     selected: npt.NDArray[np.int64],
     random_rows: npt.NDArray[np.int64],
-    cap: int,
     seed: int,
 ) -> dict[str, float | None]:
-    """Density match (MMD) of the selection and of the random subset, on unit rows."""
-    unit = unit_float32(emb[reference])  # (r, D)
+    """Density match (MMD) of the selection and of the random subset, on unit rows.
+
+    Each set, and the candidates it is compared with, is a random sample of at most
+    :data:`DENSITY_ROWS` rows: the kernel means are ``DENSITY_ROWS²`` evaluations at most.
+    """
+    rng = np.random.default_rng([seed, 5])
+    unit = unit_float32(emb[nn.sample_rows(emb.shape[0], DENSITY_ROWS, rng)])  # (r, D)
     sigma2 = bandwidth(unit, k=30) if unit.shape[0] > 1 else 1.0
     out: dict[str, float | None] = {}
-    for stream, (name, rows) in enumerate((("selection", selected), ("random", random_rows))):
-        members = rows[nn.sample_rows(rows.size, cap, np.random.default_rng([seed, 5 + stream]))]
+    for name, rows in (("selection", selected), ("random", random_rows)):
+        members = rows[nn.sample_rows(rows.size, DENSITY_ROWS, rng)]
         out[name] = density_match(unit_float32(emb[members]), unit, sigma2)
     return out
 
