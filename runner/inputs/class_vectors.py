@@ -52,21 +52,17 @@ def class_distribution(task: TaskPredictions) -> FloatArray:
         (N, C) float64 in ``task.keys`` order and schema column order; a zero row for a
         sample without predictions.
     """
-    n_categories = len(task.schema.category_ids)
-    rows = np.zeros((len(task.keys), n_categories))
-    area_weighted = task.schema.task_type is TaskType.SEMANTIC_SEGMENTATION
-    for row, key in enumerate(task.keys):
+    if task.schema.task_type is not TaskType.SEMANTIC_SEGMENTATION:
+        return class_counts(task).astype(np.float64)  # predictions per predicted class
+    rows = np.zeros((len(task.keys), len(task.schema.category_ids)))
+    for row, key in enumerate(task.keys):  # a segmentation: each mask's share of the area
         predictions = task.by_key.get(key, ())
         if not predictions:
             continue
-        vectors = np.array([_one_hot(p.column, n_categories) for p in predictions])
-        if area_weighted:
-            areas = np.array([float(p.area or 0) for p in predictions])
-            total = float(areas.sum())
-            weights = areas / total if total > 0 else np.full(len(areas), 1.0 / len(areas))
-            rows[row] = weights @ vectors
-        else:
-            rows[row] = vectors.sum(axis=0)
+        areas = np.array([float(p.area or 0) for p in predictions])
+        total = float(areas.sum())
+        weights = areas / total if total > 0 else np.full(len(areas), 1.0 / len(areas))
+        np.add.at(rows[row], [p.column for p in predictions], weights)
     return rows
 
 

@@ -218,7 +218,8 @@ class HerdingObjective:
 
     def update(self, picked: int) -> None:
         """Record the pick's gain and cover its neighbourhood."""
-        self._gains.append(float(self._gain()[picked]))
+        gain = self._mu[picked] - self._penalty[picked] / (self._count + 1)  # h of one row
+        self._gains.append(float(gain))
         self._add(picked)
 
     def summary(self) -> dict[str, object]:
