@@ -160,11 +160,11 @@ def _density(
     rng = np.random.default_rng([seed, 5])
     unit = unit_float32(emb[nn.sample_rows(emb.shape[0], DENSITY_ROWS, rng)])  # (r, D)
     sigma2 = bandwidth(unit, k=30) if unit.shape[0] > 1 else 1.0
-    out: dict[str, float | None] = {}
-    for name, rows in (("selection", selected), ("random", random_rows)):
-        members = rows[nn.sample_rows(rows.size, DENSITY_ROWS, rng)]
-        out[name] = density_match(unit_float32(emb[members]), unit, sigma2)
-    return out
+    sets = {
+        name: unit_float32(emb[rows[nn.sample_rows(rows.size, DENSITY_ROWS, rng)]])
+        for name, rows in (("selection", selected), ("random", random_rows))
+    }
+    return density_match(sets, unit, sigma2)
 
 
 def _within(

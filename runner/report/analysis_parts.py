@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from runner.report.metrics import METRICS, Better
 from runner.report.neighbours import Nearest
+from runner.selection.herding import squared_distances
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.int64]
@@ -283,36 +284,35 @@ def _ints(values: FloatArray) -> list[float]:
 
 
 def density_match(
-    members: npt.NDArray[np.float32], reference: npt.NDArray[np.float32], sigma2: float
-) -> float | None:
-    """The kernel distance (MMD) between two sets of rows, Gaussian kernel of width ``sigma2``.
+    sets: Mapping[str, npt.NDArray[np.float32]],
+    reference: npt.NDArray[np.float32],
+    sigma2: float,
+) -> dict[str, float | None]:
+    """The kernel distance (MMD) of each set to the reference, Gaussian kernel of ``sigma2``.
 
     ``MMD² = mean K(M, M) - 2 mean K(M, R) + mean K(R, R)`` (biased estimate): 0 when the
     members are distributed like the reference. A random subset is close on average; HERDING
-    minimises it directly.
+    minimises it directly. ``mean K(R, R)``, the dearest term, is computed once for all sets.
 
     Args:
-        members: The set's rows.  # (m, D) float32
-        reference: The rows it should represent (all candidates or a sample).  # (r, D)
+        sets: Name -> the set's rows.  # (m, D) float32 each
+        reference: The rows the sets should represent (all candidates or a sample).  # (r, D)
         sigma2: The kernel's ``sigma**2``.
 
     Returns:
-        ``MMD``, or None for an empty set.
+        Name -> ``MMD``, or None for an empty set (or an empty reference).
     """
-    if not members.shape[0] or not reference.shape[0]:
-        return None
 
     def mean_kernel(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
-        d2 = (
-            np.einsum("nd,nd->n", a, a)[:, None]
-            + np.einsum("nd,nd->n", b, b)[None, :]
-            - 2.0 * (a @ b.T)
-        )
-        return float(np.exp(np.maximum(d2, 0.0) * (-0.5 / sigma2)).mean())
+        d2 = squared_distances(a, b, np.einsum("nd,nd->n", b, b))
+        return float(np.exp(d2 * np.float32(-0.5 / sigma2), out=d2).mean())
 
-    squared = (
-        mean_kernel(members, members)
-        - 2.0 * mean_kernel(members, reference)
-        + mean_kernel(reference, reference)
-    )
-    return rounded(math.sqrt(max(squared, 0.0)))
+    base = mean_kernel(reference, reference) if reference.shape[0] else 0.0
+    out: dict[str, float | None] = {}
+    for name, members in sets.items():
+        if not members.shape[0] or not reference.shape[0]:
+            out[name] = None
+            continue
+        squared = mean_kernel(members, members) - 2.0 * mean_kernel(members, reference) + base
+        out[name] = rounded(math.sqrt(max(squared, 0.0)))
+    return out

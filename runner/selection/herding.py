@@ -54,7 +54,7 @@ _QUERIES = 2_000  # rows whose k-th neighbour distance estimates the bandwidth
 _BLOCK = 512  # rows per block of kernel evaluations (20 MB at the full base)
 
 
-def _squared_distances(x: F32, y: F32, y_sq: F32) -> F32:
+def squared_distances(x: F32, y: F32, y_sq: F32) -> F32:
     """Squared Euclidean distances between the rows of ``x`` and ``y``.  # (len(x), len(y))
 
     One matrix product, then in-place updates: no temporary as large as the result.
@@ -88,7 +88,7 @@ def bandwidth(x: F32, k: int) -> float:
     kb = min(base.size - 1, max(1, round(k * base.size / n)))
     queries = _sample(n, _QUERIES)  # (Q,)
     xb = np.ascontiguousarray(x[base])
-    d2 = _squared_distances(x[queries], xb, np.einsum("nd,nd->n", xb, xb))  # (Q, B)
+    d2 = squared_distances(x[queries], xb, np.einsum("nd,nd->n", xb, xb))  # (Q, B)
     # the query itself is in the base when the base is every row: its distance 0 comes first
     kth = np.partition(d2, kb, axis=1)[:, kb]  # (Q,)
     kth = kth[kth > 0]  # rows with k exact copies say nothing about the scale

@@ -177,9 +177,12 @@ def test_density_match_is_zero_for_the_data_itself_and_grows_with_a_lopsided_set
     two = two.astype(np.float32)
     balanced = two[::10]  # 10 of each cluster
     lopsided = two[:20]  # 20 of the first cluster only
-    assert density_match(two, two, 0.05) == pytest.approx(0.0, abs=1e-3)
-    assert density_match(lopsided, two, 0.05) > 3 * density_match(balanced, two, 0.05)
-    assert density_match(two[:0], two, 0.05) is None
+    found = density_match(
+        {"all": two, "lopsided": lopsided, "balanced": balanced, "empty": two[:0]}, two, 0.05
+    )
+    assert found["all"] == pytest.approx(0.0, abs=1e-3)
+    assert found["lopsided"] > 3 * found["balanced"]
+    assert found["empty"] is None
 
 
 def test_dashboard_has_a_density_match_row_where_lower_is_better() -> None:
