@@ -146,10 +146,16 @@ def _engines(
     return engines
 
 
+def case_preset(case: str) -> str:
+    """The preset of a ``kind:N:D:k[:preset]`` case (``diversity`` when not given)."""
+    rest = case.split(":")[4:]
+    return rest[0] if rest else "diversity"
+
+
 def measure(case: str, peers: Path | None, workdir: Path, repeat: int) -> dict[str, object]:
     """Run each engine ``repeat`` times, interleaved (they share the machine's noise)."""
-    kind, n, d, k, *rest = case.split(":")
-    preset = rest[0] if rest else "diversity"
+    kind, n, d, k = case.split(":")[:4]
+    preset = case_preset(case)
     x = make_data(kind, int(n), int(d))
     data = workdir / "x.npy"
     np.save(data, x)
@@ -267,8 +273,9 @@ def main() -> None:
         "--section", default=SECTION, help="heading of the docs/benchmarks.md section to replace"
     )
     args = parser.parse_args()
-    presets = {case: ([*case.split(":")[4:], "diversity"])[0] for case in args.cases}
-    needs_peers = [c for c, p in presets.items() if c not in args.no_mundig and p == "diversity"]
+    needs_peers = [
+        c for c in args.cases if c not in args.no_mundig and case_preset(c) == "diversity"
+    ]
     if needs_peers and not (args.peers / "bin" / "python").exists():
         sys.exit(f"no peers venv at {args.peers}: run ../shared/tools/peers-venv.sh {args.peers}")
     start_load = os.getloadavg()[0]
