@@ -32,12 +32,12 @@ from runner.decode.errors import DecodeError
 from runner.decode.image import open_image
 from runner.decode.video import VideoError, VideoInfo, frame_to_image
 from runner.decode.video_reader import VideoReader
+from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE  # video frames are copied from there
 from runner.progress import NO_PROGRESS, StageProgress
 from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
 
-THUMBNAIL_SIZE = 256
 _SAVE_FORMAT = {
     ".jpg": "JPEG",
     ".jpeg": "JPEG",

@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from runner.atomic import atomic_path
+from runner.write_paths import contained
 
 if TYPE_CHECKING:
     from av.video.frame import VideoFrame
     from av.video.reformatter import VideoReformatter
 
 THUMBNAIL_SIZE = 256
-"""Longest side in pixels (Lightly's thumbnails are this size too)."""
+"""Longest side in pixels, of these and of Lightly's thumbnails (which are copied from these)."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class FrameThumbnailCache:
 
     def path(self, content_hash: str) -> Path:
         """The PNG of the frame whose content hash is ``content_hash``."""
-        return self.directory / content_hash[:2] / f"{content_hash}.png"
+        return contained(self.directory, content_hash[:2], f"{content_hash}.png")
 
     def paths(self, content_hashes: Mapping[str, str]) -> dict[str, Path]:
         """Key -> thumbnail path, for every key given (whether written yet or not)."""
