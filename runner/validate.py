@@ -20,7 +20,7 @@ from runner.datasource.lightly_dir import (
 from runner.datasource.sequences import check_sequence_selection
 from runner.datasource.video_samples import check_video_options
 from runner.embedding.device import plan_device
-from runner.embedding.models import get_spec, resolve_weights
+from runner.embedding.model_choice import resolve_model
 from runner.errors import ConfigError
 from runner.selection.strategies import validate_selection
 
@@ -64,6 +64,17 @@ NO_EFFECT: dict[str, str] = {
     "lightly.criterion": "a training option (no training here)",
     "lightly.optimizer": "a training option (no training here)",
     "lightly.checkpoint_callback": "a training option (no training here)",
+    "selection.auto_tasks": "Lightly's automatic tasks are pseudo-predictions made on its "
+    "server; write predictions to .lightly/predictions/<task>/ instead",
+    "worker.training.task_name": "a training option (no training here)",
+    "worker.crops.enable_upload": "nothing is uploaded: every artifact stays in the Lightly "
+    "datasource",
+    "worker.crops.enable_upload_for_tasks": "nothing is uploaded: every artifact stays in the "
+    "Lightly datasource",
+    "worker.pretagging_upload": "nothing is uploaded, and there is no pretagging here",
+    "worker.datasource.input_expiration": "files on a local disk do not expire",
+    "worker.cache_size": "the embedding cache (.lightly/cache/embeddings) has no size limit; "
+    "delete the folder to free its space",
 }
 _COLLATE_USED = {"input_size"}
 
@@ -129,11 +140,18 @@ def _validate_worker(cfg: RunConfig, sources: Datasources) -> None:
     worker = cfg.worker
     unsupported = {
         "worker.enable_training": worker.enable_training,
+        "worker.checkpoint_run_id": bool(worker.checkpoint_run_id),
         "worker.embeddings": bool(worker.embeddings),
     }
     for key, is_set in unsupported.items():
         if is_set:
             raise ConfigError(f"{key} is not supported yet by lightly-runner; remove it")
+    if worker.pretagging:
+        raise ConfigError(
+            "worker.pretagging: true needs Lightly's built-in pretagging detector, which "
+            "lightly-runner does not have; set it to false and give your own detections as a "
+            "prediction task in .lightly/predictions/ (docs/inputs.md)"
+        )
     check_video_options(frame_stride=worker.video.frame_stride, target_fps=worker.video.target_fps)
     check_sequence_selection(cfg.selection, worker.selected_sequence_length)
     if worker.selected_sequence_length > 1 and worker.use_datapool:
@@ -169,8 +187,7 @@ def resolve_checkpoint(value: str, lightly_dir: Path) -> Path:
 
 def _validate_lightly(cfg: RunConfig) -> None:
     lightly = cfg.lightly
-    get_spec(lightly.model.name)
-    resolve_weights(lightly.model, seed=lightly.seed)  # pretrained weights must be on disk
+    resolve_model(lightly.model, seed=lightly.seed, checkpoint=cfg.worker.checkpoint)
     if lightly.loader.batch_size < 1:
         raise ConfigError("lightly.loader.batch_size must be >= 1")
     if lightly.loader.num_workers < -1:

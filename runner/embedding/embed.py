@@ -31,13 +31,12 @@ from runner.embedding.device import DevicePlan, plan_device
 from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE, FrameThumbnailCache
 from runner.embedding.fuse import optimize_for_inference
 from runner.embedding.model import EmbeddingModule
+from runner.embedding.model_choice import ResolvedModel, resolve_model
 from runner.embedding.models import (
-    WeightsSource,
     build_backbone,
     get_spec,
     load_checkpoint,
     model_fingerprint,
-    resolve_weights,
 )
 from runner.embedding.transforms import Preprocess
 from runner.embedding.writer import ProgressCallback, ShardWriter, load_shard
@@ -74,7 +73,7 @@ class _Job:
     """Everything about the model decided before any sample is looked at."""
 
     cfg: LightlyConfig
-    weights: WeightsSource
+    model: ResolvedModel
     checkpoint: Path | None
     device: DevicePlan
     normalize: bool
@@ -83,18 +82,21 @@ class _Job:
 
     @property
     def embedding_dim(self) -> int:
-        return get_spec(self.cfg.model.name).embedding_dim
+        return get_spec(self.model.name).embedding_dim
 
     def describe(self) -> dict[str, object]:
         """Model facts for ``report.json``."""
         return {
-            "name": self.cfg.model.name,
+            "name": self.model.name,
+            "requested_name": self.model.requested,
             "embedding_dim": self.embedding_dim,
             "input_size": self.cfg.collate.input_size,
             "device": self.device.device_type,
             "precision": self.device.precision,
             "fingerprint": self.fingerprint,
-            "weights": self.weights.describe(),
+            "weights": self.model.weights.describe(),
+            "provenance": self.model.provenance,
+            "substitution": self.model.notice,
             "checkpoint": str(self.checkpoint) if self.checkpoint else None,
             "normalize": self.normalize,
         }
@@ -177,21 +179,23 @@ def embed(
 
 def _plan(cfg: LightlyConfig, *, checkpoint: str, normalize: bool, work_dir: Path) -> _Job:
     """Validate the config slice and fix model, weights, device and fingerprint."""
-    get_spec(cfg.model.name)
     if cfg.collate.input_size < 1:
         raise ConfigError(f"lightly.collate.input_size={cfg.collate.input_size}: must be >= 1")
-    weights = resolve_weights(cfg.model, seed=cfg.seed)
+    model = resolve_model(cfg.model, seed=cfg.seed, checkpoint=checkpoint)
+    if model.notice:
+        log.warning("%s", model.notice)
+    log.info("embeddings: %s", model.provenance)
     ckpt = _checkpoint_path(checkpoint)
     device = plan_device(cfg.trainer)
     fingerprint = model_fingerprint(
-        name=cfg.model.name,
-        weights=weights,
+        name=model.name,
+        weights=model.weights,
         checkpoint=ckpt,
         input_size=cfg.collate.input_size,
         precision=device.precision,
         normalize=normalize,
     )
-    return _Job(cfg, weights, ckpt, device, normalize, fingerprint, work_dir)
+    return _Job(cfg, model, ckpt, device, normalize, fingerprint, work_dir)
 
 
 def _sorted_keys(samples: Sequence[Sample], content_hashes: Mapping[str, str]) -> list[str]:
@@ -274,9 +278,9 @@ def _predict(
     the workers as they decode.
     """
     cfg = job.cfg
-    progress.note(f"loading model {cfg.model.name} on {job.device.device_type}")
+    progress.note(f"loading model {job.model.name} on {job.device.device_type}")
     lightning.seed_everything(cfg.seed, verbose=False)
-    backbone = build_backbone(cfg.model.name, job.weights, input_size=cfg.collate.input_size)
+    backbone = build_backbone(job.model.name, job.model.weights, input_size=cfg.collate.input_size)
     if job.checkpoint is not None:
         load_checkpoint(backbone.module, job.checkpoint)
     optimize_for_inference(backbone.module)  # after all weights are in: folds batch norms

@@ -182,6 +182,20 @@ MODELS: Mapping[str, ModelSpec] = {
         _resnet_builder("resnet50"),
         _hub_weights("ResNet50_Weights"),
     ),
+    "resnet-101": ModelSpec(
+        2048,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        _resnet_builder("resnet101"),
+        _hub_weights("ResNet101_Weights"),
+    ),
+    "resnet-152": ModelSpec(
+        2048,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        _resnet_builder("resnet152"),
+        _hub_weights("ResNet152_Weights"),
+    ),
 }
 
 

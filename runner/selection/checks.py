@@ -45,15 +45,27 @@ def enum_value(cls: type[E], value: str, where: str, what: str = "type") -> E:
         raise ConfigError(f"{where}: unknown {what} {value!r}; choose one of {choices}") from None
 
 
+INACTIVE_DISTANCE = -1.0
+"""``stopping_condition_minimum_distance: -1``: no stopping condition (Lightly's tests use it)."""
+
+
+def active_min_distance(strategy: SelectionStrategy) -> float | None:
+    """The DIVERSITY stopping distance, or None when unset or ``-1`` (inactive)."""
+    distance = strategy.stopping_condition_minimum_distance
+    return None if distance is None or distance == INACTIVE_DISTANCE else distance
+
+
 def check_values(strategy: SelectionStrategy, where: str) -> None:
     """Range checks of the numeric strategy fields, as in Lightly's API models."""
     s = strategy
     if not math.isfinite(s.strength) or abs(s.strength) > _MAX_STRENGTH:
         raise ConfigError(f"{where}.strategy: strength must be finite and |strength| <= 1e9")
-    if s.stopping_condition_minimum_distance is not None and not (
-        s.stopping_condition_minimum_distance >= 0
-    ):
-        raise ConfigError(f"{where}.strategy: stopping_condition_minimum_distance must be >= 0")
+    distance = s.stopping_condition_minimum_distance
+    if distance is not None and distance != INACTIVE_DISTANCE and not distance >= 0:
+        raise ConfigError(
+            f"{where}.strategy: stopping_condition_minimum_distance must be >= 0, "
+            "or -1 for no stopping condition"
+        )
     if s.stopping_condition_max_sum is not None and not s.stopping_condition_max_sum >= 0:
         raise ConfigError(f"{where}.strategy: stopping_condition_max_sum must be >= 0")
     typicality = s.stopping_condition_minimum_typicality

@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from runner.selection.checks import active_min_distance
 from runner.selection.kcenter import LazyKCenter
 from runner.selection.objective import ObjectiveContext
 from runner.selection.torch_kcenter import TorchKCenter
@@ -248,5 +249,5 @@ def build_diversity(ctx: ObjectiveContext) -> DiversityObjective:
         embeddings=ctx.embeddings,
         preselected=ctx.preselected,
         seed=ctx.seed,
-        min_distance=ctx.entry.strategy.stopping_condition_minimum_distance,
+        min_distance=active_min_distance(ctx.entry.strategy),
     )

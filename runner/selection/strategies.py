@@ -22,6 +22,7 @@ from runner.config import (
 from runner.errors import ConfigError
 from runner.selection.balance import build_balance
 from runner.selection.checks import (
+    active_min_distance,
     check_balance,
     check_required,
     check_target_range,
@@ -187,7 +188,10 @@ def _check_entry(entry: StrategyEntry, i: int) -> None:
 def has_stopping_condition(cfg: SelectionConfig) -> bool:
     """Whether any strategy sets a stopping condition."""
     return any(
-        getattr(e.strategy, name) is not None for e in cfg.strategies for name in STOPPING_FIELDS
+        getattr(e.strategy, name) is not None
+        and (name != STOPPING_FIELDS[0] or active_min_distance(e.strategy) is not None)
+        for e in cfg.strategies
+        for name in STOPPING_FIELDS
     )
 
 

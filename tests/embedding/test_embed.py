@@ -217,13 +217,18 @@ def test_resnet18_random_init_works(photos: Path, tmp_path: Path) -> None:
     assert not np.allclose(np.linalg.norm(unnormalized.embeddings, axis=1), 1.0)
 
 
-def test_resnet18_pretrained_without_local_weights_is_a_config_error(
-    photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_resnet18_without_local_weights_embeds_with_the_default_model_and_says_so(
+    photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
-    with pytest.raises(ConfigError, match=r"lightly\.model\.weights=") as info:
-        _run(photos, tmp_path / "cache", _cfg(name="resnet-18"))
-    assert "\n" not in str(info.value) and "pretrained=false" in str(info.value)
+    result = _run(photos, tmp_path / "cache", _cfg(name="resnet-18"))
+    default = _run(photos, tmp_path / "cache2", _cfg())
+    assert result.model["requested_name"] == "resnet-18"
+    assert result.model["name"] == "efficientnet-lite0"
+    notice = str(result.model["substitution"])
+    assert "resnet-18" in notice and "efficientnet-lite0" in notice and "\n" not in notice
+    assert notice in caplog.text
+    np.testing.assert_array_equal(result.embeddings, default.embeddings)
 
 
 def test_checkpoint_with_model_backbone_prefix_is_used(photos: Path, tmp_path: Path) -> None:
