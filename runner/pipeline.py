@@ -57,7 +57,11 @@ class RunOutcome:
 
 
 def run(
-    cfg: RunConfig, *, config_dict: dict[str, Any], progress: Progress = NO_PROGRESS
+    cfg: RunConfig,
+    *,
+    config_dict: dict[str, Any],
+    progress: Progress = NO_PROGRESS,
+    run_id: str | None = None,
 ) -> RunOutcome:
     """Run one selection job end to end and publish its run directory.
 
@@ -65,9 +69,10 @@ def run(
         cfg: The validated-by-schema config of the job.
         config_dict: The same config as plain data (for ``config.yaml`` and ``report.json``).
         progress: Who shows each stage's progress (the console, or nobody).
+        run_id: The run's id when the caller chose it (the Python API's scheduled run id).
     """
     sources = validate_run_config(cfg)
-    run_dir = RunDirectory.create(sources.runs_dir)
+    run_dir = RunDirectory.create(sources.runs_dir, run_id)
     clock = StageClock(progress)
     with log_to_file(contained(run_dir.path, "log.txt")):
         try:

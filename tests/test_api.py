@@ -34,13 +34,18 @@ def test_seed_example_runs_with_the_import_changed(
             "strategies": [{"input": {"type": "EMBEDDINGS"}, "strategy": {"type": "DIVERSITY"}}],
         },
     )
-    # ---
+    # --- Lightly's documented monitoring loop, unchanged
+    for run_info in client.compute_worker_run_info_generator(scheduled_run_id=scheduled_run_id):
+        print(f"state={run_info.state} message={run_info.message}")
+    assert run_info.ended_successfully()
     run_dir = mounts.runs_dir / scheduled_run_id
     assert client.get_run_dir(scheduled_run_id) == run_dir
     selected = client.export_filenames_by_run(scheduled_run_id)
     assert len(selected) == 4
     assert selected == (run_dir / "selected_filenames.txt").read_text().splitlines()
-    client.download_compute_worker_run_artifacts(scheduled_run_id, str(tmp_path / "artifacts"))
+    client.download_compute_worker_run_artifacts(
+        run=scheduled_run_id, output_dir=str(tmp_path / "artifacts")
+    )
     assert (tmp_path / "artifacts" / "report.json").is_file()
     assert (tmp_path / "artifacts" / "report.pdf").is_file()
     # A complete log.txt, as the CLI writes it, and the run directory said on stderr.

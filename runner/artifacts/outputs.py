@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from runner import __version__
+from runner.artifacts.files import FILES
 from runner.artifacts.run_dir import RunDirectory
 from runner.artifacts.write import (
     atomic_write_json,
@@ -33,19 +34,6 @@ from runner.selection.select import SelectionResult
 from runner.write_paths import contained
 
 SCHEMA_VERSION = 1
-
-FILES = {
-    "selected_filenames": "selected_filenames.txt",
-    "embeddings": "embeddings.csv",
-    "corruptness_check_information": "corruptness_check_information.json",
-    "duplicates": "duplicates.json",
-    "config": "config.yaml",
-    "log": "log.txt",
-    "report_json": "report.json",
-    "report_html": "report.html",
-    "report_pdf": "report.pdf",
-    "projection": "projection.npz",
-}
 
 
 def sha256_text(text: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -36,6 +37,17 @@ PARTIAL_SUFFIX = ".partial"
 # A partial folder without a lock file (the run died between mkdir and the lock write, or an
 # older version wrote it) is removed once it is this old.
 UNLOCKED_GRACE_S = 3600.0
+
+
+RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
+"""What :func:`new_run_id` makes (the names of finished run folders)."""
+
+
+def finished_run_ids(runs_dir: Path) -> list[str]:
+    """The ids of the published runs in ``runs_dir``, oldest first."""
+    if not runs_dir.is_dir():
+        return []
+    return sorted(p.name for p in runs_dir.iterdir() if RUN_ID.match(p.name) and not p.is_symlink())
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -135,17 +147,31 @@ class RunDirectory:
         self.final_path = contained(runs_dir, run_id)
 
     @classmethod
-    def create(cls, runs_dir: Path) -> RunDirectory:
-        """Remove partial folders of dead runs, then make this run's, locked by this process."""
+    def create(cls, runs_dir: Path, run_id: str | None = None) -> RunDirectory:
+        """Remove partial folders of dead runs, then make this run's, locked by this process.
+
+        Args:
+            runs_dir: ``.lightly/runs``.
+            run_id: The id to use (the Python API's scheduled run id, made by
+                :func:`new_run_id`), or None for a new one.
+
+        Raises:
+            FileExistsError: ``run_id`` is given and already used in ``runs_dir``.
+        """
         runs_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_partials(runs_dir)
         owner = Owner.this_process()
         while True:
-            run_dir = cls(runs_dir, new_run_id())
+            run_dir = cls(runs_dir, run_id or new_run_id())
             try:
                 run_dir.path.mkdir()
             except FileExistsError:
+                if run_id:
+                    raise
                 continue
+            if run_id and run_dir.final_path.exists():
+                run_dir.path.rmdir()
+                raise FileExistsError(f"run {run_id} exists already in {runs_dir}")
             if not run_dir.final_path.exists():
                 atomic_write_json(
                     contained(run_dir.path, LOCK_FILE),

@@ -1,0 +1,1 @@
+"""The parts behind :class:`runner.api.ApiWorkflowClient`: the local worker, runs, exports."""
