@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
+from hydra.errors import OverrideParseException
 from omegaconf import DictConfig, ListConfig
 from omegaconf.errors import (
     ConfigAttributeError,
@@ -172,6 +173,9 @@ def describe(exc: BaseException) -> str:
     while current is not None and current not in chain:
         chain.append(current)
         current = current.__cause__ or current.__context__
+    grammar = next((e for e in chain if isinstance(e, OverrideParseException)), None)
+    if grammar is not None and "target" in str(grammar.override or ""):
+        return _target_grammar(str(grammar.override))
     omega = next((e for e in chain if isinstance(e, OmegaConfBaseException)), None)
     if omega is None:
         return _first_line(str(exc)).replace("Set the environment variable HYDRA_FULL_ERROR=1", "")
@@ -191,6 +195,18 @@ def describe(exc: BaseException) -> str:
     if isinstance(omega, ValidationError) and full_key:
         return prefix + invalid_value(full_key, value, _first_line(_own_message(omega)))
     return prefix + _first_line(_own_message(omega))
+
+
+def _target_grammar(override: str) -> str:
+    """The line for a BALANCE ``target`` Hydra's override grammar cannot read (a class name
+    with quotes, parentheses, commas or non-ASCII letters)."""
+    key = override.split("=", 1)[0]
+    return (
+        f"the override {key}=... cannot hold this BALANCE target: on the command line class "
+        "names are written without quotes and may hold only ASCII letters, digits, spaces and "
+        "- _ / . ({traffic light: 0.5}); for other names put the strategy in a YAML config "
+        "(selection: strategies: [...], see docs/config.md)"
+    )
 
 
 def describe_unknown_key(full_key: str, *, overrides: Sequence[str] = ()) -> str:

@@ -28,12 +28,28 @@ from runner.artifacts.write import (
 )
 from runner.config import RunConfig
 from runner.datasource.lightly_dir import Datasources
+from runner.decode.errors import bare_reason
 from runner.embedding.embed import EmbeddingResult
 from runner.prepare import Prepared
 from runner.selection.select import SelectionResult
 from runner.write_paths import contained
 
 SCHEMA_VERSION = 1
+
+
+def corruptness_information(
+    corrupt: Mapping[str, str], corrupt_videos: Mapping[str, str]
+) -> dict[str, dict[str, str]]:
+    """Lightly's ``corrupt_samples`` / ``corrupt_videos`` with bare type names as reasons
+    (``"OSError"``), and our full reasons in ``corrupt_samples_details`` /
+    ``corrupt_videos_details``."""
+    samples, videos = dict(sorted(corrupt.items())), dict(sorted(corrupt_videos.items()))
+    return {
+        "corrupt_samples": {key: bare_reason(reason) for key, reason in samples.items()},
+        "corrupt_videos": {key: bare_reason(reason) for key, reason in videos.items()},
+        "corrupt_samples_details": samples,
+        "corrupt_videos_details": videos,
+    }
 
 
 def sha256_text(text: str) -> str:
@@ -101,10 +117,7 @@ def write_run_outputs(
     write_embeddings_csv(contained(out, FILES["embeddings"]), embedded.keys, embedded.embeddings)
     atomic_write_json(
         contained(out, FILES["corruptness_check_information"]),
-        {
-            "corrupt_samples": dict(sorted(corrupt.items())),
-            "corrupt_videos": dict(sorted(prepared.corrupt_videos.items())),
-        },
+        corruptness_information(corrupt, prepared.corrupt_videos),
     )
     atomic_write_json(contained(out, FILES["duplicates"]), dict(sorted(duplicates.items())))
     atomic_write_text(contained(out, FILES["config"]), yaml.safe_dump(config_dict, sort_keys=False))

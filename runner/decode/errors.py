@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def describe_exception(exc: BaseException) -> str:
     """Lightly-style reason for a failure: exception class name, then its message.
@@ -15,6 +17,22 @@ def describe_exception(exc: BaseException) -> str:
     """
     message = str(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+_TYPE_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(?::|$)")
+
+
+def bare_reason(reason: str) -> str:
+    """Lightly's reason in ``corruptness_check_information.json``: the bare type name.
+
+    ``"OSError: image file is truncated"`` -> ``"OSError"``; a reason of our own checks that
+    names no exception type (a video frame that decodes to nothing) -> ``"Exception"``, as
+    Lightly writes for failures that are not a specific error. The full text is kept beside it
+    (``corrupt_samples_details``).
+    """
+    match = _TYPE_NAME.match(reason)
+    name = match.group(1).rsplit(".", 1)[-1] if match else ""
+    return name if name[:1].isupper() else "Exception"
 
 
 class DecodeError(Exception):

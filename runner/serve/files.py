@@ -1,9 +1,8 @@
 """How one file is answered: status, headers and the byte range to send, decided from its stat.
 
 Kept free of sockets so the HTTP rules (conditional requests, ranges, types) are plain
-functions. Caching policy for data files is ``Cache-Control: no-cache`` with strong validators:
-the browser keeps its copy and revalidates on each use, so an unchanged thumbnail costs a
-body-less ``304`` and a fixed or regenerated file is seen on the very next load.
+functions. Caching policy is Lightly's (``no-store``, ``Expires: 0`` on every response); the
+strong validators are still answered (``304``) for clients that send them.
 """
 
 from __future__ import annotations
@@ -15,12 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 
-FILE_CACHE_CONTROL = "no-cache"
-# Errors must never be cached: a user fixing a missing file must see it on reload.
-ERROR_CACHE_HEADERS: tuple[tuple[str, str], ...] = (
-    ("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0"),
+# Lightly's lightly-serve headers, on every file and error (PR #1507 there): nothing is cached,
+# so a regenerated thumbnail or a 404 fixed by the user is seen on the next load. ``max-age=-1``
+# is not valid HTTP; caches treat it as stale, which ``no-store`` already says.
+LIGHTLY_CACHE_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Cache-Control", "no-store, must-revalidate, no-cache, max-age=-1"),
     ("Expires", "0"),
 )
+ERROR_CACHE_HEADERS = LIGHTLY_CACHE_HEADERS
 # Types a browser would execute when opened directly: served sandboxed (no scripts, no origin).
 _ACTIVE_TYPES = frozenset(
     {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml"}
@@ -153,7 +154,7 @@ def plan_file(name: str, st: os.stat_result, headers: Mapping[str, str]) -> File
         The plan; the caller adds CORS headers and sends ``length`` bytes from ``offset``.
     """
     tag, modified = etag(st), formatdate(st.st_mtime, usegmt=True)
-    validators = [("ETag", tag), ("Last-Modified", modified), ("Cache-Control", FILE_CACHE_CONTROL)]
+    validators = [("ETag", tag), ("Last-Modified", modified), *LIGHTLY_CACHE_HEADERS]
     if _not_modified(headers, tag, st.st_mtime):
         return FilePlan(status=304, headers=validators)
     kind = content_type(name)

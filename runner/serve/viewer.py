@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from runner.resources import templates_dir
-from runner.serve import viewer_api
+from runner.serve import tags_api, viewer_api
 from runner.serve.cache import BoundedCache
 from runner.serve.files import content_type
 from runner.serve.paths import Roots, relative_parts
@@ -46,7 +46,7 @@ PAGES = {
     "viewer.css": "viewer.css",
     "viewer.js": "viewer.js",
 }
-RUN_ACTIONS = frozenset({"samples", "sample", "projection"})
+RUN_ACTIONS = frozenset({"samples", "sample", "projection", "tags", "export"})
 DEFAULT_CACHE_BYTES = 2 * 1024**3
 
 
@@ -113,7 +113,8 @@ class Viewer:
 
         Routes: ``info``; ``runs``; ``runs/<ref>`` (summary, filter counts, sort fields);
         ``runs/<ref>/samples?filter=&sort=&order=asc|desc&offset=&limit=``;
-        ``runs/<ref>/sample?key=&k=``; ``runs/<ref>/projection``.
+        ``runs/<ref>/sample?key=&k=``; ``runs/<ref>/projection``; ``runs/<ref>/tags``;
+        ``runs/<ref>/export?tag=&format=filenames|read_urls|label_studio``.
 
         Raises:
             ApiError: unknown route or run, bad parameter.
@@ -134,6 +135,10 @@ class Viewer:
                 return viewer_api.samples(self, folder, params)
             if action == "sample":
                 return viewer_api.sample(self, folder, params)
+            if action == "tags":
+                return tags_api.tags(API_PREFIX, ref, folder)
+            if action == "export":
+                return tags_api.export(self.roots, ref, folder, params)
             return viewer_api.projection(self, folder)
         raise ApiError(404, "unknown API route")
 

@@ -149,7 +149,26 @@ async function initRun() {
   setupToolbar();
   await loadPage();
   loadMap();
+  loadTags();
   if (state.key) openSample(state.key);
+}
+
+const EXPORT_LABELS = { filenames: "filenames", read_urls: "read URLs", label_studio: "Label Studio" };
+
+async function loadTags() {
+  const node = document.getElementById("tags");
+  let data;
+  try {
+    data = await runApi("tags");
+  } catch (error) {
+    node.replaceChildren(el("p", { class: "error" }, `Could not load tags: ${error.message}`));
+    return;
+  }
+  if (!data.tags.length) { node.replaceChildren(el("p", { class: "muted" }, "No tags yet.")); return; }
+  node.replaceChildren(el("ul", { class: "tags" }, ...data.tags.map((tag) => el("li", {},
+    el(tag.this_run ? "strong" : "span", {}, tag.name), ` (${tag.tot_size}) `,
+    ...Object.entries(tag.exports).map(([kind, url]) =>
+      el("a", { href: url, download: `${tag.name}-${kind}.json` }, EXPORT_LABELS[kind] || kind))))));
 }
 
 function setupToolbar() {
