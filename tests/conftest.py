@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -194,3 +196,93 @@ def dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return child.pid
+
+
+# Lightly's five prediction task types, as its docs name and lay them out (spec §2).
+LIGHTLY_TASKS: dict[str, dict[str, Any]] = {
+    "weather-classification": {
+        "task_type": "classification",
+        "categories": [{"id": 0, "name": "sunny"}, {"id": 1, "name": "cloudy"}],
+    },
+    "vehicles-detection": {
+        "task_type": "object-detection",
+        "categories": [{"id": 0, "name": "car"}, {"id": 1, "name": "traffic light"}],
+    },
+    "road-segmentation": {
+        "task_type": "semantic-segmentation",
+        "categories": [{"id": 0, "name": "road"}, {"id": 1, "name": "sky"}],
+    },
+    "pose-keypoints": {
+        "task_type": "keypoint-detection",
+        "categories": [{"id": 0, "name": "person", "keypoint_names": ["head", "foot"]}],
+    },
+    "people-instances": {
+        "task_type": "instance-segmentation",
+        "categories": [{"id": 0, "name": "person"}, {"id": 1, "name": "bicycle"}],
+    },
+}
+
+
+def write_lightly_inputs(dot_lightly: Path, keys: Sequence[str], *, side: int = 96) -> None:
+    """Lightly's documented input files for ``keys`` (square images of ``side`` px):
+    ``tasks.json``, a ``schema.json`` and one prediction file per sample for every task of
+    :data:`LIGHTLY_TASKS`, and custom metadata (``schema.json`` + one file per sample)."""
+    predictions = dot_lightly / "predictions"
+    predictions.mkdir(parents=True, exist_ok=True)
+    (predictions / "tasks.json").write_text(json.dumps(list(LIGHTLY_TASKS)))
+    for task, schema in LIGHTLY_TASKS.items():
+        (predictions / task).mkdir(exist_ok=True)
+        (predictions / task / "schema.json").write_text(json.dumps(schema))
+    pixels = side * side
+    for i, key in enumerate(keys):
+        p = (i % 5 + 1) / 6  # varies per sample, in (0, 1)
+        box = [4.0 + i, 6.0, 20.0, 30.0]
+        per_task: dict[str, list[dict[str, Any]]] = {
+            "weather-classification": [{"category_id": i % 2, "probabilities": [p, 1 - p]}],
+            "vehicles-detection": [
+                {"category_id": j % 2, "bbox": box, "score": p} for j in range(1 + i % 3)
+            ],
+            "road-segmentation": [
+                {
+                    "category_id": 0,
+                    "segmentation": [0, pixels // (i + 2), pixels - pixels // (i + 2)],
+                    "score": p,
+                },
+                {"category_id": 1, "segmentation": [pixels // 2, pixels // 2], "score": 1 - p},
+            ],
+            "pose-keypoints": [
+                {"category_id": 0, "keypoints": [10.0, 12.0, p, 30.0, 60.0, 1 - p], "score": p}
+            ],
+            "people-instances": [
+                {
+                    "category_id": i % 2,
+                    "bbox": box,
+                    "segmentation": [side * 6, 20, pixels - side * 6 - 20],
+                    "score": p,
+                }
+            ],
+        }
+        stem = Path(key).with_suffix(".json")
+        for task, singletons in per_task.items():
+            path = predictions / task / stem
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"file_name": key, "predictions": singletons}))
+        meta = dot_lightly / "metadata" / stem
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(
+            json.dumps(
+                {"file_name": key, "type": "image", "metadata": {"weather": {"temperature": i}}}
+            )
+        )
+    (dot_lightly / "metadata" / "schema.json").write_text(
+        json.dumps(
+            [
+                {
+                    "name": "Temperature",
+                    "path": "weather.temperature",
+                    "defaultValue": 0,
+                    "valueDataType": "NUMERIC_INT",
+                }
+            ]
+        )
+    )
