@@ -189,7 +189,7 @@ class WorkerDatasourceConfig:
     process_all: bool = False
     bypass_verify: bool = False
     enable_datapool_update: bool = True
-    input_expiration: InputExpirationConfig | None = None
+    input_expiration: InputExpirationConfig = field(default_factory=InputExpirationConfig)
 
 
 @dataclass

@@ -75,6 +75,9 @@ def test_run_writes_every_artifact_from_another_cwd(mounts: Mounts, tmp_path: Pa
 
     corrupt = json.loads((run_dir / "corruptness_check_information.json").read_text())
     assert list(corrupt["corrupt_samples"]) == ["broken.jpg"]
+    # Lightly's bare type name as the reason; our full reason beside it.
+    reason, detail = corrupt["corrupt_samples"]["broken.jpg"], corrupt["corrupt_samples_details"]
+    assert reason.isidentifier() and detail["broken.jpg"].startswith(reason)
     report = json.loads((run_dir / "report.json").read_text())
     assert report["schema_version"] == 1
     assert report["counts"] == {
