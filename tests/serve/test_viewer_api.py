@@ -7,6 +7,7 @@ import shutil
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -345,3 +346,50 @@ def test_cache_loads_once_and_evicts_by_size() -> None:
     assert calls == ["a"] and cache.peek("a") == "A"
     assert cache.get("b", lambda: ("B", 6)) == "B"
     assert cache.peek("a") is None and len(cache) == 1
+
+
+def test_tags_list_the_first_run_as_initial_tag_with_export_links(
+    server: LightlyServer, real_run: RealRun
+) -> None:
+    status, data = get(server, api_run(real_run, "tags"))
+    assert status == 200
+    [tag] = data["tags"]
+    assert tag["name"] == "initial-tag" and tag["run_id"] == real_run.run_dir.name
+    assert tag["this_run"] is True and tag["tot_size"] == len(real_run.selected)
+    status, filenames = get(
+        server,
+        urllib.parse.urlsplit(tag["exports"]["filenames"]).path,
+        tag="initial-tag",
+        format="filenames",
+    )
+    assert status == 200 and filenames == real_run.selected
+
+
+def test_label_studio_export_urls_are_served_by_lightly_serve(
+    server: LightlyServer, real_run: RealRun
+) -> None:
+    """Every image URL of the tasks opens (names with spaces and non-ASCII letters included)."""
+    status, tasks = get(
+        server, api_run(real_run, "export"), tag="initial-tag", format="label_studio"
+    )
+    assert status == 200
+    assert [t["data"]["lightlyFileName"] for t in tasks] == real_run.selected
+    assert [t["id"] for t in tasks] == list(range(len(tasks)))
+    status, records = get(
+        server, api_run(real_run, "export"), tag="initial-tag", format="read_urls"
+    )
+    assert [r["readUrl"] for r in records] == [t["data"]["image"] for t in tasks]
+    location = "http://localhost:3456"  # the run's datasource.web_server_location (default)
+    for task in tasks:
+        url = task["data"]["image"]
+        assert url.startswith(f"{location}/cam1/")
+        _, _, body = fetch(server, url[len(location) :])
+        name = task["data"]["lightlyFileName"]
+        assert body == (real_run.mounts.input_dir / name).read_bytes()
+
+
+def test_export_refuses_unknown_tags_and_formats(server: LightlyServer, real_run: RealRun) -> None:
+    status, data = get(server, api_run(real_run, "export"), tag="nope", format="filenames")
+    assert status == 404 and "tag 'nope' not found" in data["error"]
+    status, data = get(server, api_run(real_run, "export"), tag="initial-tag", format="csv")
+    assert status == 400 and "format must be one of" in data["error"]
