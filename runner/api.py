@@ -56,6 +56,7 @@ from runner.client.states import (
     DockerRunScheduledState,
     DockerRunState,
 )
+from runner.client.tags import TagsMixin
 from runner.client.worker import WORKER, ScheduledRun
 from runner.config import (
     DatasetType,
@@ -67,9 +68,9 @@ from runner.config import (
 )
 from runner.config_errors import describe, describe_unknown_key, unknown_keys
 from runner.console import PREFIX, console_progress
-from runner.datasource.export import ServedFolders, filenames_and_read_urls, label_studio_tasks
+from runner.datasource.export import ServedFolders
 from runner.datasource.lightly_dir import Datasources, check_mount
-from runner.datasource.tags import TagData, TagNotFoundError, list_tags, read_tag, tag_path
+from runner.datasource.tags import TagData, TagNotFoundError
 from runner.errors import ConfigError
 from runner.progress import NO_PROGRESS, Progress
 from runner.resources import config_dir
@@ -95,6 +96,8 @@ _ENV = {"input_mount": ENV_INPUT_MOUNT, "lightly_mount": ENV_LIGHTLY_MOUNT}
 
 log = logging.getLogger(__name__)
 
+LOCAL_WORKER_ID = "local"
+
 
 class MountError(ConfigError):
     """A mount (Lightly's docker ``-v``) is missing or unusable.
@@ -112,7 +115,7 @@ class DatasourcePurpose(StrEnum):
     INPUT_OUTPUT = "INPUT_OUTPUT"
 
 
-class ApiWorkflowClient(DownloadsMixin):
+class ApiWorkflowClient(DownloadsMixin, TagsMixin):
     """Lightly's client for a local-storage workflow: datasets, scheduling and monitoring
     runs, tags, exports and downloads (docs/lightly-migration.md lists every call)."""
 
@@ -155,9 +158,28 @@ class ApiWorkflowClient(DownloadsMixin):
         return self._dataset_id
 
     @dataset_id.setter
-    def dataset_id(self, dataset_id: str) -> None:
+    def dataset_id(self, dataset_id: str | None) -> None:
         self._dataset_id = dataset_id
-        self._overrides["dataset"]["name"] = dataset_id
+        if dataset_id:
+            self._overrides["dataset"]["name"] = dataset_id
+
+    def dataset_exists(self, dataset_id: str) -> bool:
+        """Whether a run of the Lightly datasource was made for this dataset."""
+        return any(run.dataset_id == dataset_id for run in self.get_compute_worker_runs())
+
+    def dataset_name_exists(self, dataset_name: str, shared: bool | None = False) -> bool:
+        del shared
+        return self.dataset_exists(dataset_name)
+
+    def register_compute_worker(
+        self, name: str = "Default", labels: list[str] | None = None
+    ) -> str:
+        """The local worker's id (there is one worker: this process; nothing to register)."""
+        del name, labels
+        return LOCAL_WORKER_ID
+
+    def get_compute_worker_ids(self) -> list[str]:
+        return [LOCAL_WORKER_ID]
 
     def set_dataset_id_by_name(self, dataset_name: str, shared: bool | None = False) -> None:
         """Make ``dataset_name`` the current dataset (datasets exist by name only here)."""
@@ -359,6 +381,13 @@ class ApiWorkflowClient(DownloadsMixin):
         """The tags a run created (its selection), newest first."""
         return [t for t in reversed(self.get_all_tags()) if t.run_id == run_id]
 
+    def download_embeddings_csv(self, output_path: str) -> None:
+        """The embeddings of the dataset's newest completed run (``embeddings.csv``)."""
+        done = [r for r in self.get_compute_worker_runs(self.dataset_id) if r.state == "COMPLETED"]
+        if not done:
+            raise RunNotFoundError(f"no completed run of dataset {self.dataset_id!r} yet")
+        self.download_compute_worker_run_embeddings(run=done[-1], output_path=output_path)
+
     def get_run_dir(self, run_id: str) -> Path:
         """The folder of a finished run's artifacts (``.lightly/runs/<run id>/``)."""
         return self.get_compute_worker_run(run_id).run_dir
@@ -366,50 +395,6 @@ class ApiWorkflowClient(DownloadsMixin):
     def export_filenames_by_run(self, run_id: str) -> list[str]:
         """The selected filenames of a run (Lightly: ``export_filenames_by_tag_name``)."""
         return (self.get_run_dir(run_id) / "selected_filenames.txt").read_text().splitlines()
-
-    # --- tags and exports ------------------------------------------------------------------------
-
-    def get_all_tags(self) -> list[TagData]:
-        """Every tag of the dataset: ``initial-tag`` (first run), one per later run, yours."""
-        return list_tags(self._dot_lightly(), self.dataset_id)
-
-    def get_tag_by_name(self, tag_name: str) -> TagData:
-        """Raises: TagNotFoundError (Lightly: ``TagDoesNotExistError``)."""
-        for tag in self.get_all_tags():
-            if tag.name == tag_name:
-                return tag
-        tag_path(self._dot_lightly(), tag_name)  # raises the one-line "not found"
-        raise TagNotFoundError(f"tag {tag_name!r} not found")
-
-    def get_tag_by_id(self, tag_id: str) -> TagData:
-        """A tag's id is its name here."""
-        return self.get_tag_by_name(tag_id)
-
-    def get_filenames_in_tag(self, tag_data: TagData, **_: Any) -> list[str]:
-        return read_tag(self._dot_lightly(), tag_data.name)
-
-    def export_filenames_by_tag_name(self, tag_name: str) -> str:
-        """The tag's filenames, one per line (a string, as Lightly's)."""
-        return "\n".join(read_tag(self._dot_lightly(), tag_name))
-
-    def export_filenames_by_tag_id(self, tag_id: str) -> str:
-        return self.export_filenames_by_tag_name(tag_id)
-
-    def export_filenames_and_read_urls_by_tag_name(self, tag_name: str) -> list[dict[str, str]]:
-        """``fileName``, ``readUrl`` (served by ``lightly-serve``) and ``datasourceUrl``."""
-        names = read_tag(self._dot_lightly(), tag_name)
-        return filenames_and_read_urls(names, self._served())
-
-    def export_filenames_and_read_urls_by_tag_id(self, tag_id: str) -> list[dict[str, str]]:
-        return self.export_filenames_and_read_urls_by_tag_name(tag_id)
-
-    def export_label_studio_tasks_by_tag_name(self, tag_name: str) -> list[dict[str, Any]]:
-        """Label Studio's import JSON for the tag; its image URLs open while ``lightly-serve``
-        runs at ``web_server_location``."""
-        return label_studio_tasks(read_tag(self._dot_lightly(), tag_name), self._served())
-
-    def export_label_studio_tasks_by_tag_id(self, tag_id: str) -> list[dict[str, Any]]:
-        return self.export_label_studio_tasks_by_tag_name(tag_id)
 
     # --- helpers -------------------------------------------------------------------------------
 

@@ -154,6 +154,7 @@ def test_lightly_client_script_runs_end_to_end(
             client.download_compute_worker_run_checkpoint(
                 run=run, output_path=str(out / "checkpoint.ckpt")
             )
+        client.download_embeddings_csv(output_path=str(out / "embeddings.csv"))
         tags = client.get_all_tags()
         filenames = client.export_filenames_by_tag_name("initial-tag")
         read_urls = client.export_filenames_and_read_urls_by_tag_name("initial-tag")
@@ -171,6 +172,9 @@ def test_lightly_client_script_runs_end_to_end(
         run_dir = mounts.runs_dir / first
         assert (out / "report.pdf").read_bytes() == (run_dir / "report.pdf").read_bytes()
         assert (out / "artifacts" / "embeddings.csv").is_file()
+        newest = mounts.runs_dir / second / "embeddings.csv"  # the dataset's newest run
+        assert (out / "embeddings.csv").read_bytes() == newest.read_bytes()
+        assert client.dataset_exists("street-cams") and not client.dataset_exists("other")
         assert (out / "artifacts" / "selected_filenames.txt").read_text() == (
             run_dir / "selected_filenames.txt"
         ).read_text()
@@ -274,3 +278,27 @@ def test_an_open_run_can_be_canceled_and_still_ends(mounts: Mounts) -> None:
     assert not (mounts.runs_dir / waiting).exists()
     with pytest.raises(ValueError, match="still in progress"):
         ComputeWorkerRunInfo("EMBEDDING", "").ended_successfully()
+
+
+def test_own_tags_are_written_listed_exported_and_deleted(mounts: Mounts) -> None:
+    from runner.api import ApiWorkflowClient
+
+    client = ApiWorkflowClient(
+        input_mount=str(mounts.input_mount), lightly_mount=str(mounts.lightly_mount)
+    )
+    client.set_local_config(relative_path="cam1")
+    tag = client.create_tag_from_filenames(["img_01.png", "sub/pic_02.jpg"], "query set")
+    assert (tag.name, tag.run_id, tag.tot_size) == ("query set", None, 2)
+    assert (mounts.lightly_dir / ".lightly/tags/query set.txt").is_file()
+    assert [t.name for t in client.get_all_tags()] == ["query set"]
+    assert client.export_filenames_by_tag_id(tag.id) == "img_01.png\nsub/pic_02.jpg"
+    urls = client.export_filenames_and_read_urls_by_tag_name("query set")
+    assert urls[1]["readUrl"] == "http://localhost:3456/cam1/sub/pic_02.jpg"
+    with pytest.raises(ConfigError, match="exists already"):
+        client.create_tag_from_filenames(["img_01.png"], "query set")
+    with pytest.raises(ConfigError, match="not in the input datasource"):
+        client.create_tag_from_filenames(["nope.png"], "other")
+    with pytest.raises(ConfigError, match="not a tag name"):
+        client.create_tag_from_filenames(["img_01.png"], "../escape")
+    client.delete_tag_by_name("query set")
+    assert client.get_all_tags() == []
