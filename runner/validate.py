@@ -98,6 +98,11 @@ def no_effect_keys(cfg: RunConfig) -> dict[str, str]:
         found[threshold] = (
             "only VIDEOS datasets use it; an image is corrupt when it does not decode"
         )
+    for i, entry in enumerate(cfg.selection.strategies):
+        if entry.input.dataset_id:
+            found[f"selection.strategies[{i}].input.dataset_id"] = (
+                "one dataset per Lightly datasource: tag_name is looked up in this one"
+            )
     if cfg.worker.datasource.process_all and not cfg.worker.use_datapool:
         found["worker.datasource.process_all"] = (
             "without worker.use_datapool every run processes all samples"

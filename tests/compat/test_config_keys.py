@@ -265,6 +265,7 @@ def test_keys_without_effect_are_listed_with_a_reason(mounts: Mounts) -> None:
         "lightly.checkpoint_callback",
         "lightly.collate.sigmas",
         "lightly.model.out_dim",
+        "selection.strategies[0].input.dataset_id",
     ):
         assert listed.get(key), key
     assert "worker.pretagging" not in listed  # false is what Lightly's published configs say
