@@ -237,11 +237,17 @@ def load_weasyprint() -> Any:
         ImportError: If WeasyPrint is not installed.
         OSError: If its system libraries (Pango, HarfBuzz) cannot be loaded.
     """
+    from PIL import ImageFile
+
+    # WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES on import; a later run in the
+    # same process (the Python API's worker) would then pass truncated files as not corrupt.
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     with warnings.catch_warnings():
         # Without libharfbuzz-subset0 WeasyPrint subsets fonts with fontTools and says so on
         # every import; the PDF is the same, so keep the run's output clean.
         warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
         from weasyprint import HTML
+    ImageFile.LOAD_TRUNCATED_IMAGES = truncated
 
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)

@@ -19,6 +19,7 @@ from runner.report import filters, render
 from runner.report.cli import main as cli_main
 from runner.report.render import RenderOutcome, render_report
 from runner.resources import config_dir, templates_dir
+from tests.conftest import REPO
 
 RUN_ID = "20261124-214501-3fa2c1"
 SCRIPT_KEY = "<script>x</script>.png"
@@ -360,3 +361,19 @@ def test_weasyprint_not_installed_is_a_warning(
     assert outcome.pdf is None and outcome.warning is not None
     assert "ModuleNotFoundError" in outcome.warning
     assert "pip install weasyprint" in outcome.warning
+
+
+def test_loading_weasyprint_keeps_truncated_images_corrupt() -> None:
+    """WeasyPrint flips Pillow's LOAD_TRUNCATED_IMAGES on import; a later run in the same
+    process (the Python API) must still find truncated files corrupt. A fresh interpreter,
+    since WeasyPrint's import side effect happens once per process."""
+    script = (
+        "from PIL import ImageFile\n"
+        "from runner.report.render import load_weasyprint\n"
+        "load_weasyprint()\n"
+        "print(ImageFile.LOAD_TRUNCATED_IMAGES)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert result.stdout.strip() == "False"
