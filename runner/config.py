@@ -190,6 +190,32 @@ class VideoConfig:
 
 
 @dataclass
+class ObjectLevelConfig:
+    """Lightly's V2/V3 ``object_level`` keys (crop selection, docs/selection.md).
+
+    ``padding`` grows every object's box by this fraction of its width and height on each
+    side before cropping (clipped to the image). ``task_name`` makes EMBEDDINGS inputs
+    without a ``task`` work on that task's crops, as V2/V3 object-level runs did.
+    ``crop_dataset_name`` named Lightly's separate crop dataset: no effect here.
+    """
+
+    task_name: str = ""
+    crop_dataset_name: str = ""
+    padding: float = 0.0
+
+
+@dataclass
+class CropsConfig:
+    """Lightly's V4 ``crops`` keys: whether selected crops are written to ``.lightly/crops``.
+
+    ``enable_upload_for_tasks``: the tasks whose selected crops are written (None = all).
+    """
+
+    enable_upload: bool = True
+    enable_upload_for_tasks: list[str] | None = None
+
+
+@dataclass
 class WorkerConfig:
     """Lightly's ``worker_config`` keys (``DockerWorkerConfigV4Docker`` plus 2022 legacy keys)."""
 
@@ -205,6 +231,8 @@ class WorkerConfig:
     normalize_embeddings: bool = True
     selected_sequence_length: int = 1
     video: VideoConfig = field(default_factory=VideoConfig)
+    object_level: ObjectLevelConfig = field(default_factory=ObjectLevelConfig)
+    crops: CropsConfig = field(default_factory=CropsConfig)
     output_image_format: str = "png"
     shutdown_when_job_finished: bool = True
     upload_report: bool = True

@@ -26,11 +26,15 @@ class EmbeddingItem(TypedDict):
 def read_sample(sample: Sample, *, draft_size: int) -> Image.Image:
     """Decode one sample to RGB pixels, letting JPEG draft mode shrink towards ``draft_size``.
 
+    An object crop (``sample.box``) is cut from the full-resolution upright image.
+
     Raises:
         DecodeError: The file cannot be read or decoded.
     """
     if sample.kind is not SampleKind.IMAGE:
         raise DecodeError(f"NotImplementedError: cannot embed {sample.kind.value} samples yet")
+    if sample.box is not None:
+        return open_image(sample.path).crop(sample.box)
     return open_image(sample.path, draft_size=draft_size)
 
 
