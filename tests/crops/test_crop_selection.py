@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import csv
 import json
+import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
+import numpy as np
+import pytest
 from PIL import Image
 
+from runner.serve.paths import Roots
+from runner.serve.server import LightlyServer, running_server
+from runner.serve.viewer import Viewer
 from tests.conftest import FAST, Mounts, run_cli, write_prediction_task
 
 KEYS = [f"img_{i:02d}.png" for i in range(6)] + [f"sub/pic_{i:02d}.jpg" for i in range(6)]
@@ -55,7 +62,8 @@ def run(m: Mounts, tmp_path: Path, *overrides: str) -> Path:
 
 
 def diversity(task: str = "det") -> str:
-    return f"selection.strategies=[{{input:{{type:EMBEDDINGS,task:{task}}},strategy:{{type:DIVERSITY}}}}]"
+    entry = f"{{input:{{type:EMBEDDINGS,task:{task}}},strategy:{{type:DIVERSITY}}}}"
+    return f"selection.strategies=[{entry}]"
 
 
 def test_object_diversity_selects_crops_and_writes_them(mounts: Mounts, tmp_path: Path) -> None:
@@ -106,7 +114,30 @@ def test_object_diversity_selects_crops_and_writes_them(mounts: Mounts, tmp_path
     assert report["files"]["crops"] == "crops.json"
     assert (run_dir / "report.html").is_file()
     html = (run_dir / "report.html").read_text()
-    assert crops["crops"][selected[0]]["image"] in html  # the parent image is named
+    assert f"from {crops['crops'][selected[0]]['image']}" in html  # the parent image is named
+    assert "Object crops" in html and "zero-area bbox" in html
+
+    # The viewer shows each crop with its image and serves the written crop file.
+    roots = Roots.resolve(mounts.input_mount, mounts.lightly_mount)
+    with running_server(roots, viewer=Viewer(roots)) as server:
+        api = f"/_lightly/api/runs/{quote(mounts.relative_path + '/' + run_dir.name)}"
+        page = get_json(server, f"{api}/samples", filter="selected", limit=50)
+        assert sorted(item["key"] for item in page["items"]) == sorted(selected)
+        for item in page["items"]:
+            assert item["image"] == crops["crops"][item["key"]]["image"]
+            assert item["url"].endswith(quote(f"/.lightly/crops/det/{item['key']}"))
+        detail = get_json(server, f"{api}/sample", key=selected[0])
+        assert detail["image"] == crops["crops"][selected[0]]["image"]
+        assert detail["predictions"]["object"] == crops["crops"][selected[0]]["object"]
+        assert detail["path"] == str(folder / selected[0])
+        with urllib.request.urlopen(server.url("127.0.0.1") + detail["url"], timeout=30) as reply:
+            assert reply.read() == (folder / selected[0]).read_bytes()
+
+
+def get_json(server: LightlyServer, path: str, **params: Any) -> Any:
+    url = server.url("127.0.0.1") + path + (f"?{urlencode(params)}" if params else "")
+    with urllib.request.urlopen(url, timeout=30) as reply:
+        return json.loads(reply.read())
 
 
 def test_padding_grows_crops_and_keeps_its_own_cache_rows(mounts: Mounts, tmp_path: Path) -> None:
@@ -132,3 +163,99 @@ def test_padding_grows_crops_and_keeps_its_own_cache_rows(mounts: Mounts, tmp_pa
     left, top = max(0, int(x - 0.25 * w)), max(0, int(y - 0.25 * h))
     assert entry["box"][:2] == [left, top]
     assert entry["box"][2] - entry["box"][0] > w and entry["box"][3] - entry["box"][1] > h
+
+
+def rle(mask: np.ndarray) -> list[int]:
+    """Uncompressed row-major RLE counts, 0s first (Lightly's segmentation format)."""
+    flat = np.concatenate([[0], mask.reshape(-1).astype(np.int8), [2]])
+    edges = np.flatnonzero(np.diff(flat)) + 1  # where the value changes (and the end)
+    counts = np.diff(np.concatenate([[1], edges])).tolist()
+    return [int(c) for c in counts]
+
+
+def test_instance_segmentation_crops_with_scores_balance_and_metadata(
+    mounts: Mounts, tmp_path: Path
+) -> None:
+    instances: dict[str, list[dict[str, Any]]] = {}
+    for i, key in enumerate(KEYS):
+        objects = []
+        for j in range(3):
+            mask = np.zeros((96, 96), dtype=bool)
+            mask[5 + 20 * j : 25 + 20 * j, 10 + i : 40 + i + 5 * j] = True
+            box = None if j == 2 else [10 + i, 5 + 20 * j, 30 + 5 * j, 20]
+            score = round(0.2 + 0.06 * ((i + 3 * j) % 12), 2)
+            singleton = {"category_id": j % 2, "score": score, "segmentation": rle(mask)}
+            objects.append(singleton if box is None else {**singleton, "bbox": box})
+        instances[key] = objects
+    write_prediction_task(
+        mounts.lightly_dir,
+        "inst",
+        task_type="instance-segmentation",
+        categories=CATEGORIES,
+        predictions=instances,
+    )
+    strategies = (
+        "selection.strategies=["
+        "{input:{type:SCORES,task:inst,score:objectness_least_confidence},"
+        "strategy:{type:THRESHOLD,threshold:0.3,operation:BIGGER}},"
+        "{input:{type:METADATA,key:lightly.sharpness},"
+        "strategy:{type:THRESHOLD,threshold:0,operation:BIGGER_EQUAL}},"
+        "{input:{type:PREDICTIONS,task:inst,name:CLASS_DISTRIBUTION},"
+        "strategy:{type:BALANCE,target:{cat:0.5,dog:0.5}}},"
+        "{input:{type:EMBEDDINGS,task:inst},strategy:{type:DIVERSITY}}]"
+    )
+    run_dir = run(mounts, tmp_path, "selection.n_samples=6", strategies)
+    selected = (run_dir / "selected_filenames.txt").read_text().splitlines()
+    crops = json.loads((run_dir / "crops.json").read_text())["crops"]
+    assert len(crops) == 3 * len(KEYS) and len(selected) == 6
+    for key in selected:
+        entry = crops[key]
+        assert 1 - entry["score"] > 0.3
+        assert (mounts.lightly_dir / ".lightly" / "crops" / "inst" / key).is_file()
+    assert sorted(crops[k]["category"] for k in selected) == ["cat"] * 3 + ["dog"] * 3
+    # Object 2 of each image has no bbox: its box is the extent of its mask.
+    derived = crops["img_01-2-png.png"]
+    assert derived["box"] == [11, 45, 51, 65] and derived["mask_area"] == 20 * 40
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["crops"]["task_type"] == "instance-segmentation"
+    assert report["inputs"]["predictions"]["inst"]["class_counts"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            [
+                "selection.strategies=[{input:{type:EMBEDDINGS,task:det},strategy:{type:DIVERSITY}},"
+                "{input:{type:EMBEDDINGS},strategy:{type:TYPICALITY}}]"
+            ],
+            "some EMBEDDINGS inputs name task 'det' and some none",
+        ),
+        (
+            [
+                "selection.strategies=[{input:{type:EMBEDDINGS,task:det},strategy:{type:DIVERSITY}},"
+                "{input:{type:METADATA,key:weather},strategy:{type:WEIGHTS}}]"
+            ],
+            "custom metadata 'weather' is per image",
+        ),
+        ([diversity("clf")], "EMBEDDINGS input task 'clf' is classification"),
+    ],
+    ids=["mixed", "custom-metadata", "classification"],
+)
+def test_crop_config_mistakes_get_one_line(
+    mounts: Mounts, tmp_path: Path, overrides: list[str], message: str
+) -> None:
+    write_detections(mounts)
+    write_prediction_task(
+        mounts.lightly_dir,
+        "clf",
+        task_type="classification",
+        categories=CATEGORIES,
+        predictions={key: [{"category_id": 0}] for key in KEYS},
+    )
+    result = run_cli(
+        [*mounts.overrides(), *FAST, "selection.n_samples=2", *overrides], cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
