@@ -200,19 +200,37 @@ class TrainingConfig:
 
 
 @dataclass
-class CropsConfig:
-    """Lightly's ``crops``: whether crop datasets are uploaded to the Platform."""
-
-    enable_upload: bool = True
-    enable_upload_for_tasks: list[str] | None = None
-
-
-@dataclass
 class VideoConfig:
     """Frame sampling for VIDEOS datasets (beyond Lightly): keys keep the original indices."""
 
     frame_stride: int = 1
     target_fps: float | None = None
+
+
+@dataclass
+class ObjectLevelConfig:
+    """Lightly's V2/V3 ``object_level`` keys (crop selection, docs/selection.md).
+
+    ``padding`` grows every object's box by this fraction of its width and height on each
+    side before cropping (clipped to the image). ``task_name`` makes EMBEDDINGS inputs
+    without a ``task`` work on that task's crops, as V2/V3 object-level runs did.
+    ``crop_dataset_name`` named Lightly's separate crop dataset: no effect here.
+    """
+
+    task_name: str = ""
+    crop_dataset_name: str = ""
+    padding: float = 0.0
+
+
+@dataclass
+class CropsConfig:
+    """Lightly's V4 ``crops`` keys: whether selected crops are written to ``.lightly/crops``.
+
+    ``enable_upload_for_tasks``: the tasks whose selected crops are written (None = all).
+    """
+
+    enable_upload: bool = True
+    enable_upload_for_tasks: list[str] | None = None
 
 
 @dataclass
@@ -231,13 +249,14 @@ class WorkerConfig:
     checkpoint: str = ""
     checkpoint_run_id: str = ""
     embeddings: str = ""
-    crops: CropsConfig = field(default_factory=CropsConfig)
     pretagging: bool = False
     pretagging_upload: bool = False
     cache_size: int = -1
     normalize_embeddings: bool = True
     selected_sequence_length: int = 1
     video: VideoConfig = field(default_factory=VideoConfig)
+    object_level: ObjectLevelConfig = field(default_factory=ObjectLevelConfig)
+    crops: CropsConfig = field(default_factory=CropsConfig)
     output_image_format: str = "png"
     shutdown_when_job_finished: bool = True
     upload_report: bool = True

@@ -20,6 +20,11 @@ from runner.artifacts.run_dir import RunDirectory
 from runner.artifacts.stages import StageClock, log_to_file
 from runner.artifacts.video_timeline import video_timeline
 from runner.config import RunConfig
+from runner.crops.embed import embed_crops
+from runner.crops.inputs import crop_resolver
+from runner.crops.objects import CropSet
+from runner.crops.outputs import publish_crops
+from runner.crops.plan import plan_crops
 from runner.datasource import datapool
 from runner.datasource.lightly_dir import Datasources
 from runner.datasource.sequences import (
@@ -86,25 +91,21 @@ def run(
             for key, reason in no_effect.items():
                 log.warning("%s: accepted, no effect (%s)", key, reason)
             prepared = prepare(cfg, sources, clock)
-            resolve_input, inputs = build_resolver(
-                keys=[s.key for s in prepared.usable],
-                dot_lightly=sources.dot_lightly,
-                infos=prepared.infos,
-                video_of=prepared.video_of(sources.input_dir),
-                paths={s.key: s.path for s in prepared.usable if s.frame_index is None},
-            )
-            with clock.stage("embed") as embed_progress:
-                embedded = embed(
-                    prepared.usable,
-                    content_hashes=prepared.hashes,
-                    cfg=cfg.lightly,
-                    checkpoint=_checkpoint(cfg, sources),
-                    cache_dir=contained(sources.cache_dir, "embeddings"),
-                    normalize=cfg.worker.normalize_embeddings,
-                    videos=prepared.video_infos,
-                    frame_thumbnails=_frame_thumbnails(sources, prepared),
-                    progress=embed_progress,
+            crops = plan_crops(cfg, sources, prepared)  # None unless objects are selected
+            if crops is None:
+                resolve_input, inputs = build_resolver(
+                    keys=[s.key for s in prepared.usable],
+                    dot_lightly=sources.dot_lightly,
+                    infos=prepared.infos,
+                    video_of=prepared.video_of(sources.input_dir),
+                    paths={s.key: s.path for s in prepared.usable if s.frame_index is None},
                 )
+            else:
+                resolve_input, inputs = crop_resolver(
+                    crops, dot_lightly=sources.dot_lightly, selection=cfg.selection
+                )
+            with clock.stage("embed") as embed_progress:
+                embedded = _embed(cfg, sources, prepared, crops, embed_progress)
             with clock.stage("select") as select_progress:
                 chosen = choose(
                     cfg,
@@ -131,6 +132,7 @@ def run(
                 chosen,
                 inputs,
                 no_effect,
+                crops,
             )
             with clock.stage("report") as report_progress:
                 rendered = render_report(
@@ -211,8 +213,10 @@ def publish(
     chosen: Chosen,
     inputs: InputReport,
     no_effect: dict[str, str],
+    crops: CropSet | None = None,
 ) -> None:
-    """Write the run's files: thumbnails, frames, projection, analysis, then report.json."""
+    """Write the run's files: thumbnails, frames or crops, projection, analysis, then
+    report.json."""
     selected = chosen.selected
     by_key = {s.key: s for s in prepared.usable}
     videos = prepared.video_infos
@@ -275,15 +279,29 @@ def publish(
             class_counts=_class_counts(inputs, embedded.keys),
         )
         progress.advance()
-        shown = [*selected[: cfg.report.n_example_images], *example_keys(analysis)]
+        shown = list(
+            dict.fromkeys([*selected[: cfg.report.n_example_images], *example_keys(analysis)])
+        )
         thumbnails = make_thumbnails(
-            keys=list(dict.fromkeys(shown)),
+            keys=shown,
             input_dir=sources.input_dir,
-            sources=decoded,
+            sources=decoded if crops is None else crops.paths(),
+            boxes=None if crops is None else crops.boxes(),
             out_dir=contained(run_dir.path, "thumbnails"),
             size=cfg.report.thumbnail_size,
             progress=progress,
         )
+        crop_section = None
+        if crops is not None:
+            crop_section = publish_crops(
+                crops,
+                selected=selected,
+                shown=shown,
+                run_dir=run_dir.path,
+                lightly_dir=sources.lightly_dir,
+                cfg=cfg.worker.crops,
+                progress=progress,
+            )
     write_run_outputs(
         run_dir=run_dir,
         cfg=cfg,
@@ -300,6 +318,8 @@ def publish(
         datapool=_datapool_summary(prepared.pool),
         videos=video_report,
         no_effect=no_effect,
+        crops=crop_section,
+        hashes=None if crops is None else crops.hashes,
     )
 
 
@@ -341,6 +361,39 @@ def _inputs_section(inputs: InputReport, selected: list[str]) -> dict[str, Any]:
     if loaded["inputs"]:
         section["sources"] = loaded["inputs"]
     return section
+
+
+def _embed(
+    cfg: RunConfig,
+    sources: Datasources,
+    prepared: Prepared,
+    crops: CropSet | None,
+    progress: StageProgress,
+) -> EmbeddingResult:
+    """Embed the samples, or the object crops of a crop selection."""
+    checkpoint = _checkpoint(cfg, sources)
+    cache_dir = contained(sources.cache_dir, "embeddings")
+    normalize = cfg.worker.normalize_embeddings
+    if crops is not None:
+        return embed_crops(
+            crops,
+            cfg=cfg.lightly,
+            checkpoint=checkpoint,
+            cache_dir=cache_dir,
+            normalize=normalize,
+            progress=progress,
+        )
+    return embed(
+        prepared.usable,
+        content_hashes=prepared.hashes,
+        cfg=cfg.lightly,
+        checkpoint=checkpoint,
+        cache_dir=cache_dir,
+        normalize=normalize,
+        videos=prepared.video_infos,
+        frame_thumbnails=_frame_thumbnails(sources, prepared),
+        progress=progress,
+    )
 
 
 def _frame_thumbnails(sources: Datasources, prepared: Prepared) -> FrameThumbnailCache | None:

@@ -12,6 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from runner.config import CollateConfig, DatasetType, RunConfig
+from runner.crops.plan import check_object_level
 from runner.datasource.lightly_dir import (
     Datasources,
     resolve_datasources,
@@ -40,6 +41,7 @@ def validate_run_config(cfg: RunConfig) -> Datasources:
     validate_selection(cfg.selection)
     _validate_selection_extras(cfg)
     _validate_worker(cfg, sources)
+    check_object_level(cfg)
     _validate_lightly(cfg)
     _validate_report(cfg)
     return sources
@@ -54,7 +56,9 @@ NO_EFFECT: dict[str, str] = {
     "worker.upload_report": "the report is always written to the run directory",
     "worker.num_processes": "use lightly.loader.num_workers",
     "worker.num_threads": "use lightly.loader.num_workers",
-    "worker.output_image_format": "exported video frames are always PNG",
+    "worker.output_image_format": "exported video frames and crops are always PNG",
+    "worker.object_level.crop_dataset_name": "crops are samples of this run, not of a "
+    "separate crop dataset",
     "lightly.loader.shuffle": "a training option; embedding reads every sample in order",
     "lightly.loader.drop_last": "a training option; embedding keeps every sample",
     "lightly.model.out_dim": "a training option (no training here)",
@@ -67,10 +71,6 @@ NO_EFFECT: dict[str, str] = {
     "selection.auto_tasks": "Lightly's automatic tasks are pseudo-predictions made on its "
     "server; write predictions to .lightly/predictions/<task>/ instead",
     "worker.training.task_name": "a training option (no training here)",
-    "worker.crops.enable_upload": "nothing is uploaded: every artifact stays in the Lightly "
-    "datasource",
-    "worker.crops.enable_upload_for_tasks": "nothing is uploaded: every artifact stays in the "
-    "Lightly datasource",
     "worker.pretagging_upload": "nothing is uploaded, and there is no pretagging here",
     "worker.datasource.input_expiration": "files on a local disk do not expire",
     "worker.cache_size": "the embedding cache (.lightly/cache/embeddings) has no size limit; "

@@ -83,6 +83,34 @@ def write_images(folder: Path, names: Sequence[str], *, seed: int = 0) -> list[P
     return paths
 
 
+def write_prediction_task(
+    lightly_dir: Path,
+    task: str,
+    *,
+    task_type: str,
+    categories: Sequence[str],
+    predictions: dict[str, list[dict[str, object]]],
+) -> None:
+    """Lightly's prediction files of one task: tasks.json (appended), schema.json and one
+    ``{"file_name", "predictions"}`` file per key (category ids are the list positions)."""
+    import json
+
+    root = lightly_dir / ".lightly" / "predictions"
+    (root / task).mkdir(parents=True, exist_ok=True)
+    tasks_file = root / "tasks.json"
+    tasks = json.loads(tasks_file.read_text()) if tasks_file.is_file() else []
+    tasks_file.write_text(json.dumps([*tasks, task]))
+    schema = {
+        "task_type": task_type,
+        "categories": [{"id": i, "name": name} for i, name in enumerate(categories)],
+    }
+    (root / task / "schema.json").write_text(json.dumps(schema))
+    for key, singletons in predictions.items():
+        path = root / task / Path(key).with_suffix(".json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"file_name": key, "predictions": singletons}))
+
+
 @pytest.fixture()
 def mounts(tmp_path: Path) -> Mounts:
     """Input mount with 12 images in subfolders, plus an empty Lightly datasource."""

@@ -105,10 +105,14 @@ def write_run_outputs(
     datapool: Mapping[str, Any] | None = None,
     videos: Mapping[str, Any] | None = None,
     no_effect: Mapping[str, str] | None = None,
+    crops: Mapping[str, Any] | None = None,
+    hashes: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write selected filenames, embeddings, corruptness info, config and report.json.
 
-    ``analysis`` (``runner.report.analysis.analyze``'s dict) is stored as ``report["analysis"]``.
+    ``analysis`` (``runner.report.analysis.analyze``'s dict) is stored as ``report["analysis"]``,
+    ``crops`` (``runner.crops.outputs.crops_section``) as ``report["crops"]``; ``hashes`` are
+    the content hashes of ``embedded.keys`` when they are not samples' (object crops).
     """
     out = run_dir.path
     found, corrupt, duplicates = prepared.found, prepared.corrupt, prepared.duplicates
@@ -121,7 +125,8 @@ def write_run_outputs(
     )
     atomic_write_json(contained(out, FILES["duplicates"]), dict(sorted(duplicates.items())))
     atomic_write_text(contained(out, FILES["config"]), yaml.safe_dump(config_dict, sort_keys=False))
-    hashes = prepared.hashes
+    hashes = prepared.hashes if hashes is None else hashes
+    files = dict(FILES) if crops is None else {**FILES, "crops": str(crops["file"])}
     report = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_dir.run_id,
@@ -172,7 +177,7 @@ def write_run_outputs(
             "skipped": {r: list(p) for r, p in sorted(found.skipped.items())},
         },
         "thumbnails": dict(thumbnails),
-        "files": dict(FILES),
+        "files": files,
         "versions": versions(),
         "config": config_dict,
         "config_no_effect": dict(no_effect or {}),
@@ -183,6 +188,8 @@ def write_run_outputs(
         report["inputs"] = dict(inputs)
     if videos is not None:
         report["videos"] = dict(videos)
+    if crops is not None:
+        report["crops"] = dict(crops)
     atomic_write_json(contained(out, FILES["report_json"]), report)
     return report
 

@@ -24,6 +24,8 @@ class Sample:
         size: File size in bytes (part of the file identity used by caches).
         mtime_ns: File modification time in ns (part of the file identity used by caches).
         frame_index: 0-based frame index in PyAV decode order, for video frames.
+        box: For an object crop (:mod:`runner.crops`): ``(left, top, right, bottom)`` of the
+            upright image to cut out before embedding; None for the whole image.
     """
 
     key: str
@@ -32,3 +34,4 @@ class Sample:
     size: int
     mtime_ns: int
     frame_index: int | None = None
+    box: tuple[int, int, int, int] | None = None

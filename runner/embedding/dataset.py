@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TypedDict
 
 import torch
@@ -26,12 +28,23 @@ class EmbeddingItem(TypedDict):
 def read_sample(sample: Sample, *, draft_size: int) -> Image.Image:
     """Decode one sample to RGB pixels, letting JPEG draft mode shrink towards ``draft_size``.
 
+    An object crop (``sample.box``) is cut from the full-resolution upright image; crops come
+    sorted by key, so the crops of one image are neighbours and share one decode.
+
     Raises:
         DecodeError: The file cannot be read or decoded.
     """
     if sample.kind is not SampleKind.IMAGE:
         raise DecodeError(f"NotImplementedError: cannot embed {sample.kind.value} samples yet")
+    if sample.box is not None:
+        return _full_image(sample.path, sample.size, sample.mtime_ns).crop(sample.box)
     return open_image(sample.path, draft_size=draft_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _full_image(path: Path, size: int, mtime_ns: int) -> Image.Image:
+    """The last image decoded for crops in this process (size and mtime: its identity)."""
+    return open_image(path)
 
 
 class SampleDataset(Dataset[EmbeddingItem]):

@@ -2,8 +2,9 @@
 
 A singleton follows COCO's results format without ``image_id``: ``category_id`` always,
 ``score`` and ``probabilities`` in [0, 1], ``bbox = [x, y, w, h]`` in pixels for detections,
-an uncompressed RLE ``segmentation`` for semantic segmentation and ``keypoints = [x, y, s, ...]``
-for keypoints. Rules and reasons: ``docs/inputs.md``.
+an uncompressed RLE ``segmentation`` for semantic and instance segmentation (an instance's
+``bbox`` may be left out: its mask gives it) and ``keypoints = [x, y, s, ...]`` for keypoints.
+Rules and reasons: ``docs/inputs.md``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Prediction:
             a single value for a one-category schema (``P(category)``); a two-category
             schema's single value ``p`` is stored expanded as ``(p, 1 - p)``.
         bbox: ``(x, y, w, h)`` in pixels for detections (and keypoints that give one).
-        area: Number of pixels in the mask, for semantic segmentation.
+        area: Number of pixels in the mask, for semantic and instance segmentation.
         keypoint_scores: The confidence of each keypoint, for keypoint detection.
     """
 
@@ -67,18 +68,23 @@ def parse_singleton(
     column = _column(raw.get("category_id"), schema)
     score = _unit(raw.get("score"), "score")
     task_type = schema.task_type
-    if task_type is TaskType.OBJECT_DETECTION and score is None:
-        raise InvalidPrediction("an object-detection prediction needs a 'score'")
+    instance = task_type is TaskType.INSTANCE_SEGMENTATION
+    if (task_type is TaskType.OBJECT_DETECTION or instance) and score is None:
+        raise InvalidPrediction(f"an {task_type.value} prediction needs a 'score'")
     has_box = task_type is TaskType.OBJECT_DETECTION or (
-        task_type is TaskType.KEYPOINT_DETECTION and raw.get("bbox") is not None
+        task_type in (TaskType.KEYPOINT_DETECTION, TaskType.INSTANCE_SEGMENTATION)
+        and raw.get("bbox") is not None
     )
-    segmentation = task_type is TaskType.SEMANTIC_SEGMENTATION
+    segmentation = task_type is TaskType.SEMANTIC_SEGMENTATION or instance
     keypoints = task_type is TaskType.KEYPOINT_DETECTION
+    bbox = parse_bbox(raw.get("bbox"), image_size=image_size) if has_box else None
+    if instance and bbox is None:
+        bbox = mask_box(raw.get("segmentation"), image_size)
     return Prediction(
         column=column,
         score=score,
         probabilities=_probabilities(raw.get("probabilities"), schema),
-        bbox=parse_bbox(raw.get("bbox"), image_size=image_size) if has_box else None,
+        bbox=bbox,
         area=_rle_area(raw.get("segmentation"), image_size) if segmentation else None,
         keypoint_scores=_keypoint_scores(raw.get("keypoints")) if keypoints else None,
     )
@@ -197,6 +203,38 @@ def _rle_area(value: object, image_size: tuple[int, int] | None) -> int:
             f"segmentation covers {total} pixels, the {width}x{height} image has {width * height}"
         )
     return int(sum(value[1::2]))
+
+
+def mask_box(
+    value: object, image_size: tuple[int, int] | None
+) -> tuple[float, float, float, float] | None:
+    """The ``[x, y, w, h]`` around the 1s of an RLE mask (row-major); None for an empty mask.
+
+    Raises:
+        InvalidPrediction: Not run lengths, or the image size is unknown (the mask's rows
+            cannot be told apart without its width).
+    """
+    area = _rle_area(value, image_size)
+    if image_size is None:
+        raise InvalidPrediction("an instance without a bbox needs an image of known size")
+    if area == 0:
+        return None
+    width = image_size[0]
+    assert isinstance(value, list)  # checked by _rle_area
+    left, top, right, bottom = width, -1, -1, -1
+    start = 0
+    for i, count in enumerate(value):
+        end = start + count  # pixels [start, end) have value i % 2
+        if i % 2 and count:
+            first_row, last_row = start // width, (end - 1) // width
+            top = first_row if top < 0 else top
+            bottom = last_row
+            if first_row == last_row:
+                left, right = min(left, start % width), max(right, (end - 1) % width)
+            else:  # the run wraps a row: it covers every column between
+                left, right = 0, width - 1
+        start = end
+    return float(left), float(top), float(right - left + 1), float(bottom - top + 1)
 
 
 def _keypoint_scores(value: object) -> tuple[float, ...]:

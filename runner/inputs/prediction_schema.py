@@ -26,6 +26,7 @@ class TaskType(StrEnum):
     OBJECT_DETECTION = "object-detection"
     SEMANTIC_SEGMENTATION = "semantic-segmentation"
     KEYPOINT_DETECTION = "keypoint-detection"
+    INSTANCE_SEGMENTATION = "instance-segmentation"
 
 
 @dataclass(frozen=True)

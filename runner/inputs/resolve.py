@@ -49,6 +49,8 @@ def build_resolver(
     infos: Mapping[str, FileInfo],
     paths: Mapping[str, Path] | None = None,
     video_of: Mapping[str, str] | None = None,
+    tasks: Mapping[str, TaskPredictions] | None = None,
+    measured: Mapping[str, dict[str, float]] | None = None,
 ) -> tuple[InputResolver, InputReport]:
     """A resolver for the inputs of one selection, and the report it fills in.
 
@@ -61,6 +63,9 @@ def build_resolver(
             (header-only mode); without it such metrics are a DataError.
         video_of: Frame key -> its video's key, so that a frame without its own metadata
             file uses the video's.
+        tasks: Predictions already loaded for ``keys``, by task (object crops: each crop's
+            own prediction); these tasks are not read from files.
+        measured: ``lightly.*`` metrics already measured, by key (object crops).
 
     Returns:
         The resolver (raises ``ConfigError``/``DataError`` with one line for the user, and
@@ -73,8 +78,24 @@ def build_resolver(
         infos=infos,
         paths=paths or {},
         video_of=video_of or {},
+        tasks=tasks or {},
+        measured=measured or {},
     )
     return resolver.resolve, resolver.report
+
+
+def image_sizes(keys: Sequence[str], infos: Mapping[str, FileInfo]) -> dict[str, tuple[int, int]]:
+    """Upright ``(width, height)`` per key where the inspection knows it."""
+    sizes = {}
+    for key in keys:
+        info = infos.get(key)
+        if info is None or info.is_corrupt:
+            continue
+        width = int(info.metrics.get("width", info.width))
+        height = int(info.metrics.get("height", info.height))
+        if width > 0 and height > 0:
+            sizes[key] = (width, height)
+    return sizes
 
 
 class _Resolver:
@@ -88,6 +109,8 @@ class _Resolver:
         infos: Mapping[str, FileInfo],
         paths: Mapping[str, Path],
         video_of: Mapping[str, str],
+        tasks: Mapping[str, TaskPredictions],
+        measured: Mapping[str, dict[str, float]],
     ) -> None:
         self.keys = keys
         self.dot_lightly = dot_lightly
@@ -97,10 +120,12 @@ class _Resolver:
         self.report = InputReport()
         self._values: dict[tuple[object, ...], InputValues] = {}
         self._schemas: dict[str, TaskSchema] = {}
-        self._tasks: dict[str, TaskPredictions] = {}
+        self._tasks: dict[str, TaskPredictions] = dict(tasks)
         self._fields: tuple[MetadataField, ...] | None = None
         self._files: MetadataFiles | None = None
-        self._computed: dict[str, dict[str, float]] = {}
+        self._computed: dict[str, dict[str, float]] = dict(measured)
+        for loaded in tasks.values():
+            self.count_classes(loaded)
 
     def resolve(self, selection_input: SelectionInput) -> InputValues:
         """The values of one input for every key (cached per distinct input)."""
@@ -130,6 +155,8 @@ class _Resolver:
     def _schema(self, task: str | None, input_type: str) -> TaskSchema:
         if not task:
             raise ConfigError(f"{input_type} input needs a 'task' (a name from tasks.json)")
+        if task in self._tasks:
+            return self._tasks[task].schema
         if task not in self._schemas:
             check_task_listed(task, read_tasks(self.dot_lightly), self.dot_lightly)
             self._schemas[task] = read_schema(self.dot_lightly, task)
@@ -137,28 +164,20 @@ class _Resolver:
 
     def _task(self, task: str) -> TaskPredictions:
         if task not in self._tasks:
-            loaded = load_task(self.dot_lightly, task, keys=self.keys, image_sizes=self._sizes())
+            sizes = image_sizes(self.keys, self.infos)
+            loaded = load_task(self.dot_lightly, task, keys=self.keys, image_sizes=sizes)
             self._tasks[task] = loaded
-            self.report.class_counts[task] = ClassCounts(
-                task=task,
-                categories=loaded.schema.category_names,
-                keys=self.keys,
-                counts=class_vectors.class_counts(loaded),
-            )
+            self.count_classes(loaded)
         return self._tasks[task]
 
-    def _sizes(self) -> dict[str, tuple[int, int]]:
-        """Upright image size per key where the inspection knows it."""
-        sizes = {}
-        for key in self.keys:
-            info = self.infos.get(key)
-            if info is None or info.is_corrupt:
-                continue
-            width = int(info.metrics.get("width", info.width))
-            height = int(info.metrics.get("height", info.height))
-            if width > 0 and height > 0:
-                sizes[key] = (width, height)
-        return sizes
+    def count_classes(self, loaded: TaskPredictions) -> None:
+        """Record a task's objects per class and sample, for the report."""
+        self.report.class_counts[loaded.schema.name] = ClassCounts(
+            task=loaded.schema.name,
+            categories=loaded.schema.category_names,
+            keys=self.keys,
+            counts=class_vectors.class_counts(loaded),
+        )
 
     def _scores(self, selection_input: SelectionInput) -> InputValues:
         schema = self._schema(selection_input.task, "SCORES")

@@ -35,13 +35,11 @@ UNCERTAINTY_SCORES = ("uncertainty_least_confidence", "uncertainty_margin", "unc
 FREQUENCY_PENALTY = 0.25
 MIN_SCORE = 0.9
 
+OBJECT_SCORES = ("object_frequency", "objectness_least_confidence", *UNCERTAINTY_SCORES)
 SCORE_NAMES: dict[TaskType, tuple[str, ...]] = {
     TaskType.CLASSIFICATION: UNCERTAINTY_SCORES,
-    TaskType.OBJECT_DETECTION: (
-        "object_frequency",
-        "objectness_least_confidence",
-        *UNCERTAINTY_SCORES,
-    ),
+    TaskType.OBJECT_DETECTION: OBJECT_SCORES,
+    TaskType.INSTANCE_SEGMENTATION: OBJECT_SCORES,  # instances are objects with a mask
     TaskType.SEMANTIC_SEGMENTATION: UNCERTAINTY_SCORES,
     TaskType.KEYPOINT_DETECTION: ("mean_uncertainty",),
 }

@@ -180,10 +180,14 @@ def build_view(*, report: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
         return None if rel is None else _thumbnail_src(run_dir=run_dir, rel=rel)
 
     selection = report.get("selection", {})
+    crops = report.get("crops")
+    parents: Mapping[str, Any] = crops.get("parents", {}) if isinstance(crops, Mapping) else {}
     return {
         "thumbnails": [
-            {"key": key, "src": thumb(key)} for key in _grid_keys(report=report, shown=thumbnails)
+            {"key": key, "src": thumb(key), "caption": _parent_caption(parents.get(key))}
+            for key in _grid_keys(report=report, shown=thumbnails)
         ],
+        "crops": _crops_view(crops) if isinstance(crops, Mapping) else None,
         "removed": {
             "corrupt": _listing(items=list(samples["corrupt"].items()), total=counts["corrupt"]),
             "duplicates": _listing(
@@ -211,6 +215,28 @@ def _grid_keys(*, report: Mapping[str, Any], shown: Mapping[str, str]) -> list[s
     report_cfg = config.get("report") if isinstance(config, Mapping) else None
     limit = report_cfg.get("n_example_images") if isinstance(report_cfg, Mapping) else None
     return keys[:limit] if isinstance(limit, int) and limit >= 0 else keys
+
+
+def _parent_caption(parent: Any) -> str:
+    """``from sub/a.jpg · object 2 · dog`` for a crop's thumbnail; "" for whole images."""
+    if not isinstance(parent, Mapping):
+        return ""
+    return f"from {parent.get('image')} · object {parent.get('object')} · {parent.get('category')}"
+
+
+def _crops_view(crops: Mapping[str, Any]) -> dict[str, Any]:
+    """The crop selection's facts and its skipped objects (cut to :data:`LIST_LIMIT`)."""
+    skipped = [(s.get("file", ""), s.get("reason", "")) for s in crops.get("skipped", [])]
+    return {
+        "info": {
+            "task": crops.get("task"),
+            "task type": crops.get("task_type"),
+            "padding": crops.get("padding"),
+            "crops written to": crops.get("folder") or "not written (worker.crops)",
+            **{name.replace("_", " "): n for name, n in crops.get("counts", {}).items()},
+        },
+        "skipped": _listing(items=skipped, total=len(skipped)),
+    }
 
 
 def _listing(*, items: list[tuple[str, Any]], total: int) -> dict[str, Any]:

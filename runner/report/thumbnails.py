@@ -29,6 +29,7 @@ def make_thumbnails(
     out_dir: Path,
     size: int,
     sources: Mapping[str, Path] | None = None,
+    boxes: Mapping[str, tuple[int, int, int, int]] | None = None,
     progress: StageProgress = NO_PROGRESS,
 ) -> dict[str, str]:
     """Write one JPEG thumbnail per key and return where each one went.
@@ -43,7 +44,8 @@ def make_thumbnails(
         out_dir: Folder for the thumbnails; created if missing. Usually ``<run dir>/thumbnails``.
         size: Longest side of a thumbnail in pixels; aspect ratio is kept.
         sources: Key -> the image to read instead of ``input_dir / key`` (video frames: the
-            thumbnails the embedding pass wrote).
+            thumbnails the embedding pass wrote; object crops: their image).
+        boxes: Key -> ``(left, top, right, bottom)`` of the upright image to show (crops).
         progress: Told of every key, advanced as each is done.
 
     Returns:
@@ -61,7 +63,8 @@ def make_thumbnails(
     progress.expect(len(keys))
     for i, key in enumerate(keys):
         source = sources.get(key) if sources is not None else None
-        image = _load_thumbnail(path=source or input_dir / key, size=size)
+        box = boxes.get(key) if boxes is not None else None
+        image = _load_thumbnail(path=source or input_dir / key, size=size, box=box)
         progress.advance()
         if image is None:
             continue
@@ -71,12 +74,18 @@ def make_thumbnails(
     return written
 
 
-def _load_thumbnail(*, path: Path, size: int) -> Image.Image | None:
-    """Decode ``path`` upright, in RGB, shrunk to fit ``size`` x ``size``; None if it fails."""
+def _load_thumbnail(
+    *, path: Path, size: int, box: tuple[int, int, int, int] | None = None
+) -> Image.Image | None:
+    """Decode ``path`` upright, in RGB, cut to ``box`` if given, shrunk to fit ``size`` x
+    ``size``; None if it fails."""
     try:
         with Image.open(path) as img:
-            img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
+            if box is None:
+                img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
             upright = ImageOps.exif_transpose(img)
+            if box is not None:
+                upright = upright.crop(box)
             rgb = _to_rgb(upright)
             rgb.thumbnail((size, size))
             return rgb

@@ -74,14 +74,16 @@ INPUT_FIELDS: dict[InputType, frozenset[str]] = {
 }
 
 # (input key, strategy) pairs this version implements, each with the optional input fields
-# it supports (EMBEDDINGS' task = object crops: not yet; dataset_id is accepted and ignored).
+# it supports (EMBEDDINGS' task = the crops of that task, runner.crops; dataset_id is accepted
+# and ignored).
 _SCORES = frozenset({"task", "score"})
 _PREDICTIONS = frozenset({"task", "name", "categories"})
+_CROPS = frozenset({"task"})
 IMPLEMENTED: dict[tuple[str, StrategyType], frozenset[str]] = {
-    ("EMBEDDINGS", S.DIVERSITY): frozenset(),
-    ("EMBEDDINGS", S.SIMILARITY): frozenset({"dataset_id", "tag_name"}),
-    ("EMBEDDINGS", S.TYPICALITY): frozenset(),
-    ("EMBEDDINGS", S.HERDING): frozenset(),
+    ("EMBEDDINGS", S.DIVERSITY): _CROPS,
+    ("EMBEDDINGS", S.SIMILARITY): frozenset({"dataset_id", "tag_name", "task"}),
+    ("EMBEDDINGS", S.TYPICALITY): _CROPS,
+    ("EMBEDDINGS", S.HERDING): _CROPS,
     ("METADATA", S.WEIGHTS): frozenset({"key"}),
     ("METADATA", S.THRESHOLD): frozenset({"key"}),
     ("METADATA", S.BALANCE): frozenset({"key"}),

@@ -13,6 +13,7 @@ later issues' scores and metadata.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class SampleUrls:
     thumb_suffix: str | None
     report_thumbs: dict[str, str]
     roots: Roots
+    crops: dict[str, dict[str, Any]] = field(default_factory=dict)
+    crops_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self._input = url_for(self.input_dir, self.roots) if self.input_dir else None
@@ -55,8 +58,22 @@ class SampleUrls:
         self._run = url_for(self.run_dir, self.roots)
 
     def original(self, key: str) -> str | None:
-        """URL of the sample's file in the input datasource."""
+        """URL of the sample's file in the input datasource; for an object crop its file in
+        ``.lightly/crops/<task>/`` when written, else its image."""
+        crop = self.crops.get(key)
+        if crop is not None:
+            written = self.crop_file(key)
+            if written is not None:
+                return url_for(written, self.roots)
+            return self.original(str(crop.get("image", "")))
         return None if self._input is None else f"{self._input}/{quote(key)}"
+
+    def crop_file(self, key: str) -> Path | None:
+        """The written file of an object crop, if there is one."""
+        if self.crops_dir is None or key not in self.crops or not plain_key(key):
+            return None
+        path = self.crops_dir / key
+        return path if path.is_file() else None
 
     def lightly_thumbnail(self, key: str) -> Path | None:
         """Where Lightly's ``thumbSuffix`` puts this sample's thumbnail."""
@@ -75,6 +92,10 @@ class SampleUrls:
         report_thumb = self.report_thumbs.get(key)
         if report_thumb and self._run is not None and (self.run_dir / report_thumb).is_file():
             return f"{self._run}/{quote(report_thumb)}"
+        if key in self.crops:  # an object crop: its file, else its image's thumbnail
+            written = self.crop_file(key)
+            image = str(self.crops[key].get("image", ""))
+            return url_for(written, self.roots) if written is not None else self.thumbnail(image)
         if PurePosixPath(key).suffix.lower() in IMAGE_EXTENSIONS:
             return self.original(key)
         return None
@@ -172,6 +193,7 @@ class RunIndex:
     def item(self, i: int) -> dict[str, Any]:
         """The JSON of one grid cell."""
         key = self.keys[i]
+        crop = self.urls.crops.get(key)
         return {
             "key": key,
             "status": STATUSES[int(self.status[i])],
@@ -179,6 +201,7 @@ class RunIndex:
             "thumb": self.urls.thumbnail(key),
             "url": self.urls.original(key),
             "fields": {name: _number(values[i]) for name, values in sorted(self.fields.items())},
+            "image": crop.get("image") if crop is not None else None,
         }
 
 
@@ -215,6 +238,22 @@ def _score_fields(samples: dict[str, Any]) -> dict[str, dict[str, float]]:
         for name, mapping in scores.items()
         if isinstance(mapping, dict)
     }
+
+
+def _crops(run_dir: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """``crops`` (key -> image, object, box, ...) and ``crops_dir`` of a crop selection."""
+    section = report.get("crops")
+    if not isinstance(section, dict):
+        return {}
+    try:
+        data = json.loads((run_dir / str(section.get("file", "crops.json"))).read_text("utf-8"))
+        crops = {str(k): dict(v) for k, v in data["crops"].items() if isinstance(v, dict)}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    lightly = Path(report.get("datasource", {}).get("lightly") or run_dir.parents[2])
+    folder = section.get("folder")
+    crops_dir = lightly / folder if isinstance(folder, str) and plain_key(folder) else None
+    return {"crops": crops, "crops_dir": crops_dir}
 
 
 def build_index(
@@ -260,5 +299,6 @@ def build_index(
         thumb_suffix=config_ds.get("thumbnail_suffix", DEFAULT_THUMB_SUFFIX),
         report_thumbs={str(k): str(v) for k, v in (report.get("thumbnails") or {}).items()},
         roots=roots,
+        **_crops(run_dir, report),
     )
     return RunIndex(keys, status, reasons, duplicates, fields, candidates_from, urls)

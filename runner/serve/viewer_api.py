@@ -113,14 +113,16 @@ def sample(viewer: Viewer, folder: Path, params: dict[str, list[str]]) -> dict[s
     k = _int_param(params, "k", DEFAULT_NEIGHBOURS, 0, MAX_NEIGHBOURS)
     detail = index.item(position)
     input_dir = index.urls.input_dir
+    crop = index.urls.crops.get(key)
+    crop_file = index.urls.crop_file(key)
     detail.update(
-        path=str(input_dir / key) if input_dir else None,
+        path=str(crop_file) if crop_file else (str(input_dir / key) if input_dir else None),
         duplicate_of=index.duplicate_of.get(key),
         duplicates=sorted(d for d, o in index.duplicate_of.items() if o == key),
         map=_map_point(viewer, folder, key),
         # Later issues: Lightly metadata, predictions (boxes drawn on the image), video frames.
         metadata=None,
-        predictions=None,
+        predictions=crop,  # an object crop: its image, object index, category, score, boxes
         video=None,
     )
     detail.update(_neighbours(viewer, folder, index, key, k))

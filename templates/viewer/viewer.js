@@ -217,7 +217,7 @@ function renderCell(item) {
   const value = state.sort !== "key" ? formatValue(state.sort, item.fields[state.sort]) : null;
   return el("button", {
     type: "button", class: `cell ${item.status}${item.key === state.key ? " current" : ""}`,
-    "data-key": item.key, "data-status": item.status, title: item.reason ? `${item.key}\n${item.reason}` : item.key,
+    "data-key": item.key, "data-status": item.status, title: [item.key, item.image ? `object crop of ${item.image}` : null, item.reason].filter(Boolean).join("\n"),
     onclick: () => openSample(item.key),
   }, thumbImage(item.thumb, item.key), el("span", { class: "caption" }, item.key), value ? el("span", { class: "value" }, value) : null);
 }
@@ -261,6 +261,7 @@ function renderDetail(d) {
     el("dl", {},
       el("dt", {}, "key"), el("dd", { id: "detail-key" }, d.key),
       el("dt", {}, "path"), el("dd", {}, d.path || "–"),
+      d.image ? [el("dt", {}, "image"), el("dd", { id: "detail-image" }, d.image)] : null,
       d.reason ? [el("dt", {}, "reason"), el("dd", {}, d.reason)] : null,
       d.duplicates.length ? [el("dt", {}, "duplicates"), el("dd", {}, d.duplicates.join(", "))] : null,
       fields,

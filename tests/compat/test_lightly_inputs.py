@@ -89,9 +89,6 @@ def test_predictions_of_every_task_type_and_metadata_drive_the_selection(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, reason="instance-segmentation predictions: issue 11 item 5 (engineer 'crops')"
-)
 def test_instance_segmentation_predictions_drive_the_selection(
     mounts: Mounts, tmp_path: Path
 ) -> None:

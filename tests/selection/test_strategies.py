@@ -108,10 +108,11 @@ def test_every_allowed_pair_is_implemented() -> None:
     assert allowed == set(IMPLEMENTED)
 
 
-def test_object_level_diversity_is_not_implemented() -> None:
-    crops = entry()
-    crops.input.task = "lightly_pretagging"
-    assert "DIVERSITY on EMBEDDINGS with task is not implemented yet" in error(config(crops))
+def test_object_level_embeddings_are_valid_on_embedding_strategies() -> None:
+    for strategy in (StrategyType.DIVERSITY, StrategyType.TYPICALITY, StrategyType.HERDING):
+        crops = entry(InputType.EMBEDDINGS, strategy)
+        crops.input.task = "vehicles"
+        validate_selection(config(crops))  # the crops of task vehicles (runner.crops)
 
 
 def _minimal(input_key: str, strategy: StrategyType) -> StrategyEntry:
