@@ -12,7 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from runner.config import CollateConfig, DatasetType, RunConfig
-from runner.crops.plan import check_object_level
+from runner.crops.plan import check_object_level, object_task
 from runner.datasource.lightly_dir import (
     Datasources,
     resolve_datasources,
@@ -103,6 +103,10 @@ def no_effect_keys(cfg: RunConfig) -> dict[str, str]:
             found[f"selection.strategies[{i}].input.dataset_id"] = (
                 "one dataset per Lightly datasource: tag_name is looked up in this one"
             )
+    if object_task(cfg) is None:
+        for key in ("worker.crops.enable_upload", "worker.crops.enable_upload_for_tasks"):
+            if _get(cfg, key) != _get(defaults, key):
+                found[key] = "only a selection of object crops (EMBEDDINGS with task) writes crops"
     if cfg.worker.datasource.process_all and not cfg.worker.use_datapool:
         found["worker.datasource.process_all"] = (
             "without worker.use_datapool every run processes all samples"

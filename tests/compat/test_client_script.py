@@ -188,6 +188,7 @@ def test_lightly_client_script_runs_end_to_end(
         no_effect = report["config_no_effect"]
         for key in (
             "worker.datasource.input_expiration",
+            "worker.crops.enable_upload",
             "worker.cache_size",
             "lightly.criterion",
             "lightly.optimizer",

@@ -252,6 +252,8 @@ def test_keys_without_effect_are_listed_with_a_reason(mounts: Mounts) -> None:
     listed = no_effect_keys(cfg)
     for key in (
         "worker.datasource.input_expiration",
+        "worker.crops.enable_upload",
+        "worker.crops.enable_upload_for_tasks",
         "worker.pretagging_upload",
         "worker.cache_size",
         "worker.training.task_name",
