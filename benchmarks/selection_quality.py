@@ -67,23 +67,30 @@ class SetData:
         return [b for b in BUDGETS if b < len(self.labels) / 2]
 
 
-def embed(root: Path, spec: LabelledSet) -> SetData:
-    """Build the set's folder, run ``lightly-run`` once, read its ``embeddings.csv``."""
+def embed(
+    root: Path, spec: LabelledSet, *, overrides: Sequence[str] = (), mount: str = "lightly"
+) -> SetData:
+    """Build the set's folder, run ``lightly-run`` once, read its ``embeddings.csv``.
+
+    ``overrides`` are extra ``lightly-run`` arguments; ``mount`` names the Lightly mount under
+    ``root`` (one per configuration, so runs never share a cache or a ``latest``).
+    """
     from sklearn.preprocessing import StandardScaler
 
     if not (root / "input" / spec.name).exists():
         spec.build(root / "input" / spec.name)
-    lightly = root / "lightly" / spec.name
+    lightly = root / mount / spec.name
     csv_path = lightly / ".lightly" / "runs" / "latest" / "embeddings.csv"
     if not csv_path.exists():
         (lightly / ".lightly").mkdir(parents=True, exist_ok=True)
         script = Path(sys.executable).parent / "lightly-run"
         args = [
             f"mounts.input_mount={root / 'input'}",
-            f"mounts.lightly_mount={root / 'lightly'}",
+            f"mounts.lightly_mount={root / mount}",
             f"datasource.input.relative_path={spec.name}",
             f"datasource.lightly.relative_path={spec.name}",
             "selection.n_samples=1",
+            *overrides,
         ]
         done = subprocess.run([str(script), *args], capture_output=True, text=True)
         if done.returncode != 0:

@@ -1,4 +1,4 @@
-"""The pipeline: discover → inspect → deduplicate → embed → select → artifacts → report.
+"""The pipeline: discover → inspect → deduplicate → (train) → embed → select → artifacts → report.
 
 ``run(cfg)`` reads as the product; each stage lives in its own module, has one public function
 and reads only its own slice of the config. The helpers below only group stages that share
@@ -35,7 +35,8 @@ from runner.datasource.sequences import (
 from runner.datasource.tags import tag_resolver
 from runner.embedding.embed import EmbeddingResult, embed
 from runner.embedding.frame_thumbnails import FrameThumbnailCache
-from runner.errors import UserError
+from runner.embedding.from_csv import load_embeddings_csv
+from runner.errors import ConfigError, UserError
 from runner.inputs.report import InputReport
 from runner.inputs.resolve import build_resolver
 from runner.inputs.values import InputResolver
@@ -47,7 +48,9 @@ from runner.report.render import render_report
 from runner.report.thumbnails import make_thumbnails
 from runner.selection.resolve import QueryKeys
 from runner.selection.select import SelectionResult, select
-from runner.validate import no_effect_keys, resolve_checkpoint, validate_run_config
+from runner.training.checkpoints import checkpoint_to_load
+from runner.training.train import TrainedBackbone, train
+from runner.validate import no_effect_keys, validate_run_config
 from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
@@ -104,8 +107,9 @@ def run(
                 resolve_input, inputs = crop_resolver(
                     crops, dot_lightly=sources.dot_lightly, selection=cfg.selection
                 )
+            trained = train_backbone(cfg, sources, run_dir, prepared, clock)
             with clock.stage("embed") as embed_progress:
-                embedded = _embed(cfg, sources, prepared, crops, embed_progress)
+                embedded = embed_candidates(cfg, sources, prepared, crops, trained, embed_progress)
             with clock.stage("select") as select_progress:
                 chosen = choose(
                     cfg,
@@ -133,6 +137,7 @@ def run(
                 inputs,
                 no_effect,
                 crops,
+                trained,
             )
             with clock.stage("report") as report_progress:
                 rendered = render_report(
@@ -214,6 +219,7 @@ def publish(
     inputs: InputReport,
     no_effect: dict[str, str],
     crops: CropSet | None = None,
+    trained: TrainedBackbone | None = None,
 ) -> None:
     """Write the run's files: thumbnails, frames or crops, projection, analysis, then
     report.json."""
@@ -320,6 +326,7 @@ def publish(
         no_effect=no_effect,
         crops=crop_section,
         hashes=None if crops is None else crops.hashes,
+        training=trained.summary if trained else None,
     )
 
 
@@ -363,15 +370,57 @@ def _inputs_section(inputs: InputReport, selected: list[str]) -> dict[str, Any]:
     return section
 
 
-def _embed(
+def _frame_thumbnails(sources: Datasources, prepared: Prepared) -> FrameThumbnailCache | None:
+    """The cache of frame thumbnails the embedding pass writes (None for images)."""
+    if prepared.videos is None:
+        return None
+    return FrameThumbnailCache(sources.cache_dir / "frame_thumbnails")
+
+
+def train_backbone(
+    cfg: RunConfig,
+    sources: Datasources,
+    run_dir: RunDirectory,
+    prepared: Prepared,
+    clock: StageClock,
+) -> TrainedBackbone | None:
+    """``worker.enable_training``: fine-tune the backbone on the candidates (else None)."""
+    if not cfg.worker.enable_training:
+        return None
+    with clock.stage("train") as progress:
+        return train(
+            prepared.usable,
+            cfg=cfg.lightly,
+            task_name=cfg.worker.training.task_name,
+            start_from=_checkpoint(cfg, sources),
+            dot_lightly=sources.dot_lightly,
+            run_dir=run_dir.path,
+            run_id=run_dir.run_id,
+            videos=prepared.video_infos,
+            progress=progress,
+        )
+
+
+def embed_candidates(
     cfg: RunConfig,
     sources: Datasources,
     prepared: Prepared,
     crops: CropSet | None,
+    trained: TrainedBackbone | None,
     progress: StageProgress,
 ) -> EmbeddingResult:
-    """Embed the samples, or the object crops of a crop selection."""
-    checkpoint = _checkpoint(cfg, sources)
+    """Embed the samples (or the object crops of a crop selection) with the (trained) model,
+    or read the user's ``worker.embeddings``."""
+    if cfg.worker.embeddings:
+        if crops is not None:
+            raise ConfigError("worker.embeddings cannot be combined with a crop selection yet")
+        return load_embeddings_csv(
+            cfg.worker.embeddings,
+            lightly_dir=sources.lightly_dir,
+            keys=[s.key for s in prepared.usable],
+            normalize=cfg.worker.normalize_embeddings,
+        )
+    checkpoint = str((trained.checkpoint if trained else _checkpoint(cfg, sources)) or "")
     cache_dir = contained(sources.cache_dir, "embeddings")
     normalize = cfg.worker.normalize_embeddings
     if crops is not None:
@@ -396,17 +445,10 @@ def _embed(
     )
 
 
-def _frame_thumbnails(sources: Datasources, prepared: Prepared) -> FrameThumbnailCache | None:
-    """The cache of frame thumbnails the embedding pass writes (None for images)."""
-    if prepared.videos is None:
-        return None
-    return FrameThumbnailCache(sources.cache_dir / "frame_thumbnails")
-
-
-def _checkpoint(cfg: RunConfig, sources: Datasources) -> str:
-    if not cfg.worker.checkpoint:
-        return ""
-    return str(resolve_checkpoint(cfg.worker.checkpoint, sources.lightly_dir))
+def _checkpoint(cfg: RunConfig, sources: Datasources) -> Path | None:
+    return checkpoint_to_load(
+        cfg.worker, lightly_dir=sources.lightly_dir, dot_lightly=sources.dot_lightly
+    )
 
 
 def _preselected_rows(embedded: EmbeddingResult, pool: datapool.DatapoolPlan | None) -> list[int]:

@@ -24,6 +24,7 @@ from runner.embedding.device import plan_device
 from runner.embedding.model_choice import resolve_model
 from runner.errors import ConfigError
 from runner.selection.strategies import validate_selection
+from runner.training.checks import ARCHITECTURE_KEYS, TRAINING_KEYS, check_model_sources
 
 PRECISIONS = ("auto", "32", "16", "bf16")
 IMAGE_FORMATS = ("png", "jpg", "jpeg")
@@ -59,22 +60,17 @@ NO_EFFECT: dict[str, str] = {
     "worker.output_image_format": "exported video frames and crops are always PNG",
     "worker.object_level.crop_dataset_name": "crops are samples of this run, not of a "
     "separate crop dataset",
-    "lightly.loader.shuffle": "a training option; embedding reads every sample in order",
-    "lightly.loader.drop_last": "a training option; embedding keeps every sample",
-    "lightly.model.out_dim": "a training option (no training here)",
-    "lightly.model.num_ftrs": "a training option (no training here)",
-    "lightly.model.width": "a training option (no training here)",
-    "lightly.trainer.max_epochs": "a training option (no training here)",
-    "lightly.criterion": "a training option (no training here)",
-    "lightly.optimizer": "a training option (no training here)",
-    "lightly.checkpoint_callback": "a training option (no training here)",
     "selection.auto_tasks": "Lightly's automatic tasks are pseudo-predictions made on its "
     "server; write predictions to .lightly/predictions/<task>/ instead",
-    "worker.training.task_name": "a training option (no training here)",
     "worker.pretagging_upload": "nothing is uploaded, and there is no pretagging here",
     "worker.datasource.input_expiration": "files on a local disk do not expire",
     "worker.cache_size": "the embedding cache (.lightly/cache/embeddings) has no size limit; "
     "delete the folder to free its space",
+    **dict.fromkeys(TRAINING_KEYS, "a training option: only with worker.enable_training=true"),
+    **dict.fromkeys(
+        ARCHITECTURE_KEYS,
+        "the backbone keeps its native feature size so that pretrained weights fit",
+    ),
 }
 _COLLATE_USED = {"input_size"}
 
@@ -87,12 +83,17 @@ def no_effect_keys(cfg: RunConfig) -> dict[str, str]:
     defaults = RunConfig()
     found: dict[str, str] = {}
     keys = list(NO_EFFECT)
-    keys += [f"lightly.collate.{f.name}" for f in fields(CollateConfig)]
+    if cfg.worker.enable_training:
+        keys = [k for k in keys if k not in TRAINING_KEYS]
+    else:
+        keys += [f"lightly.collate.{f.name}" for f in fields(CollateConfig)]
     for key in keys:
         if key.startswith("lightly.collate.") and key.rsplit(".", 1)[1] in _COLLATE_USED:
             continue
         if _get(cfg, key) != _get(defaults, key):
-            found[key] = NO_EFFECT.get(key, "a training augmentation (no training here)")
+            found[key] = NO_EFFECT.get(
+                key, "a training augmentation: only with worker.enable_training=true"
+            )
     threshold = "worker.corruptness_check.corruption_threshold"
     if cfg.dataset.type is DatasetType.IMAGES and _get(cfg, threshold) != _get(defaults, threshold):
         found[threshold] = (
@@ -147,14 +148,6 @@ def _validate_report(cfg: RunConfig) -> None:
 
 def _validate_worker(cfg: RunConfig, sources: Datasources) -> None:
     worker = cfg.worker
-    unsupported = {
-        "worker.enable_training": worker.enable_training,
-        "worker.checkpoint_run_id": bool(worker.checkpoint_run_id),
-        "worker.embeddings": bool(worker.embeddings),
-    }
-    for key, is_set in unsupported.items():
-        if is_set:
-            raise ConfigError(f"{key} is not supported yet by lightly-runner; remove it")
     if worker.pretagging:
         raise ConfigError(
             "worker.pretagging: true needs Lightly's built-in pretagging detector, which "
@@ -182,16 +175,7 @@ def _validate_worker(cfg: RunConfig, sources: Datasources) -> None:
         )
     if not 0.0 <= worker.corruptness_check.corruption_threshold <= 1.0:
         raise ConfigError("worker.corruptness_check.corruption_threshold must be in [0, 1]")
-    if worker.checkpoint:
-        resolve_checkpoint(worker.checkpoint, sources.lightly_dir)
-
-
-def resolve_checkpoint(value: str, lightly_dir: Path) -> Path:
-    """``worker.checkpoint``: an absolute path, or a path relative to the Lightly datasource."""
-    path = Path(value) if Path(value).is_absolute() else lightly_dir / value
-    if not path.is_file():
-        raise ConfigError(f"worker.checkpoint not found: {path}")
-    return path
+    check_model_sources(cfg, lightly_dir=sources.lightly_dir, dot_lightly=sources.dot_lightly)
 
 
 def _validate_lightly(cfg: RunConfig) -> None:

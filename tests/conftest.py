@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -109,6 +110,19 @@ def write_prediction_task(
         path = root / task / Path(key).with_suffix(".json")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"file_name": key, "predictions": singletons}))
+
+
+def image_samples(folder: Path, keys: Sequence[str]) -> tuple[list[Any], dict[str, str]]:
+    """``Sample`` objects of image files under ``folder`` and their content hashes by key."""
+    from runner.datasource.sample import Sample, SampleKind
+
+    samples, hashes = [], {}
+    for key in keys:
+        path = folder / key
+        stat = path.stat()
+        samples.append(Sample(key, path, SampleKind.IMAGE, stat.st_size, stat.st_mtime_ns))
+        hashes[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return samples, hashes
 
 
 @pytest.fixture()

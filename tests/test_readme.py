@@ -59,3 +59,17 @@ def test_cam1_is_marked_as_the_seeds_layout() -> None:
         r"`\+dataset=cam1` is the seed's example layout: videos in\s+`/home/user/datasets/cam1`",
         README,
     )
+
+
+def test_the_training_commands_compose() -> None:
+    """Train, reuse and bring-your-own-embeddings commands use real keys."""
+    section = README.split("## Train on your data", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert block is not None
+    commands = [line for line in block.group(1).splitlines() if line.startswith("lightly-run")]
+    assert len(commands) == 3
+    for command in commands:
+        with hydra.initialize_config_dir(str(config_dir()), version_base="1.3"):
+            composed = hydra.compose(config_name="config", overrides=command.split()[1:])
+        GlobalHydra.instance().clear()
+        to_run_config(composed)

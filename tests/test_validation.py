@@ -114,8 +114,34 @@ def test_sequences_need_videos(mounts: Mounts) -> None:
     assert "dataset.type=VIDEOS" in message
 
 
-def test_unsupported_worker_options_are_named(mounts: Mounts) -> None:
-    assert "worker.enable_training" in check(mounts, "worker.enable_training=true")
+def test_checkpoint_keys_exclude_each_other_and_name_the_run(mounts: Mounts) -> None:
+    both = check(mounts, "worker.checkpoint=a.ckpt", "worker.checkpoint_run_id=r1")
+    assert "cannot both be set" in both
+    missing = check(mounts, "worker.checkpoint_run_id=20260101-000000-abcdef")
+    assert "no checkpoint of that run" in missing and "enable_training" in missing
+    assert "not a run id" in check(mounts, "worker.checkpoint_run_id=../x")
+
+
+def test_user_embeddings_exclude_the_model_options(mounts: Mounts) -> None:
+    (mounts.lightly_dir / "emb.csv").write_text("filenames,embedding_0,labels\n")
+    training = check(mounts, "worker.embeddings=emb.csv", "worker.enable_training=true")
+    assert "worker.embeddings replaces the model" in training
+    assert "no such file" in check(mounts, "worker.embeddings=nope.csv")
+
+
+def test_crop_training_is_refused_in_one_line(mounts: Mounts) -> None:
+    message = check(mounts, "worker.training.task_name=det", "worker.enable_training=true")
+    assert "object crops is not available yet" in message
+
+
+def test_training_a_resnet_without_local_weights_starts_from_random_weights(
+    mounts: Mounts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "no-hub"))
+    base = [*mounts.overrides(), "selection.n_samples=3", "lightly.model.name=resnet-18"]
+    precheck([*base, "worker.enable_training=true"])
 
 
 def test_unknown_model_name_lists_the_models(mounts: Mounts) -> None:

@@ -107,6 +107,7 @@ def write_run_outputs(
     no_effect: Mapping[str, str] | None = None,
     crops: Mapping[str, Any] | None = None,
     hashes: Mapping[str, str] | None = None,
+    training: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write selected filenames, embeddings, corruptness info, config and report.json.
 
@@ -190,6 +191,8 @@ def write_run_outputs(
         report["videos"] = dict(videos)
     if crops is not None:
         report["crops"] = dict(crops)
+    if training is not None:
+        report["training"] = dict(training)
     atomic_write_json(contained(out, FILES["report_json"]), report)
     return report
 

@@ -170,7 +170,7 @@ def embed(
     log.info("embeddings: %d cached, %d computed", n_hits, len(todo))
     return EmbeddingResult(
         keys=keys,
-        embeddings=_l2_normalize(rows) if normalize else rows,
+        embeddings=l2_normalize(rows) if normalize else rows,
         model=job.describe(),
         cache_hits=n_hits,
         cache_misses=len(keys) - n_hits,
@@ -230,7 +230,7 @@ def _one_sample_per_content(
     return list(chosen.values())
 
 
-def _l2_normalize(rows: np.ndarray) -> np.ndarray:
+def l2_normalize(rows: np.ndarray) -> np.ndarray:
     """Unit rows in float32 (zero rows stay zero). (N, D) -> (N, D)."""
     norms = np.linalg.norm(rows, axis=1, keepdims=True)  # (N, 1)
     normalized: np.ndarray = rows / np.maximum(norms, np.float32(1e-12))
@@ -238,7 +238,7 @@ def _l2_normalize(rows: np.ndarray) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _quiet_lightning() -> Iterator[None]:
+def quiet_lightning() -> Iterator[None]:
     """Silence Lightning's start-up info lines and its num_workers hint for this block."""
     loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric")]
     levels = [lg.level for lg in loggers]
@@ -301,7 +301,7 @@ def _predict(
     job.work_dir.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix=".shards-", dir=job.work_dir) as tmp,
-        _quiet_lightning(),
+        quiet_lightning(),
     ):
         trainer = Trainer(
             accelerator=job.device.accelerator,

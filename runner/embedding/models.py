@@ -257,7 +257,8 @@ def build_backbone(name: str, weights: WeightsSource, *, input_size: int) -> Bac
 # --- checkpoints and fingerprint -----------------------------------------------------------
 
 
-def _feature_net(backbone: nn.Module) -> nn.Module:
+def feature_net(backbone: nn.Module) -> nn.Module:
+    """The network whose state_dict a checkpoint holds (EfficientNet without the pooling)."""
     return backbone.net if isinstance(backbone, _PooledFeatures) else backbone
 
 
@@ -278,7 +279,7 @@ def load_checkpoint(backbone: nn.Module, path: str | Path) -> None:
         if any(k.startswith(prefix) for k in state):
             state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
             break
-    apply_state(_feature_net(backbone), state, setting="worker.checkpoint", path=path)
+    apply_state(feature_net(backbone), state, setting="worker.checkpoint", path=path)
 
 
 def model_fingerprint(

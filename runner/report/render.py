@@ -26,6 +26,7 @@ from runner.progress import NO_PROGRESS, StageProgress
 from runner.report import filters, plots
 from runner.report.view import analysis_view, strategies_view
 from runner.report.view_inputs import inputs_view
+from runner.report.view_training import training_view
 from runner.resources import templates_dir
 from runner.write_paths import contained
 
@@ -163,7 +164,8 @@ def build_view(*, report: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
         ``skipped`` listings, each cut to :data:`LIST_LIMIT` with a ``more`` count),
         ``list_limit``, ``analysis`` (dashboard, charts, example pairs; None without
         ``report.json["analysis"]``), ``strategies`` (per-strategy parts and charts),
-        ``inputs`` (predictions and metadata; None without them) and ``plots_available``.
+        ``inputs`` (predictions and metadata; None without them), ``training`` (loss curve
+        and facts; None without training) and ``plots_available``.
     """
     counts, samples = report["counts"], report["samples"]
     skipped_by_reason: Mapping[str, int] = counts.get("skipped_by_reason", {})
@@ -199,6 +201,7 @@ def build_view(*, report: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
         "analysis": analysis_view(report, thumb=thumb),
         "strategies": strategies_view(selection.get("strategies", [])),
         "inputs": inputs_view(report),
+        "training": training_view(report),
         "plots_available": plots.available(),
     }
 

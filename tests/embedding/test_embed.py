@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,11 @@ from skimage import data
 
 import runner.embedding.embed as embed_module
 from runner.config import LightlyConfig
-from runner.datasource.sample import Sample, SampleKind
+from runner.datasource.sample import Sample
 from runner.embedding.embed import EmbeddingResult, embed
 from runner.embedding.models import WeightsSource, build_backbone
 from runner.errors import ConfigError, DataError
+from tests.conftest import image_samples
 
 
 def _photos() -> dict[str, np.ndarray]:
@@ -42,16 +42,6 @@ def _photos() -> dict[str, np.ndarray]:
 def _write(path: Path, pixels: np.ndarray, *, size: int = 96) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR).save(path)
-
-
-def _samples(folder: Path, keys: Sequence[str]) -> tuple[list[Sample], dict[str, str]]:
-    samples, hashes = [], {}
-    for key in keys:
-        path = folder / key
-        stat = path.stat()
-        samples.append(Sample(key, path, SampleKind.IMAGE, stat.st_size, stat.st_mtime_ns))
-        hashes[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return samples, hashes
 
 
 @pytest.fixture()
@@ -85,7 +75,7 @@ def _run(
     checkpoint: str = "",
     normalize: bool = True,
 ) -> EmbeddingResult:
-    samples, hashes = _samples(folder, keys if keys is not None else list(_photos()))
+    samples, hashes = image_samples(folder, keys if keys is not None else list(_photos()))
     return embed(
         samples,
         content_hashes=hashes,
@@ -251,7 +241,7 @@ def test_missing_checkpoint_is_a_config_error(photos: Path, tmp_path: Path) -> N
 
 
 def test_file_unreadable_during_run_is_a_data_error(photos: Path, tmp_path: Path) -> None:
-    samples, hashes = _samples(photos, list(_photos()))
+    samples, hashes = image_samples(photos, list(_photos()))
     (photos / "sub" / "chelsea.png").write_bytes(b"not an image any more")
     with pytest.raises(DataError, match=r"^sub/chelsea\.png: changed or became unreadable"):
         embed(

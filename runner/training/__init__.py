@@ -1,0 +1,1 @@
+"""Self-supervised training of the embedding backbone (``worker.enable_training``)."""

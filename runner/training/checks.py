@@ -1,0 +1,55 @@
+"""Checks of the training, checkpoint and user-embeddings keys before any work starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.config import RunConfig
+from runner.embedding.from_csv import resolve_embeddings_file
+from runner.errors import ConfigError
+from runner.training.checkpoints import checkpoint_to_load
+from runner.training.options import refuse_crop_training, training_options
+from runner.training.start import starting_weights
+
+# Lightly's training keys that change nothing without ``worker.enable_training``.
+TRAINING_KEYS = (
+    "worker.training.task_name",
+    "lightly.loader.shuffle",
+    "lightly.loader.drop_last",
+    "lightly.model.out_dim",
+    "lightly.trainer.max_epochs",
+    "lightly.criterion",
+    "lightly.optimizer",
+    "lightly.checkpoint_callback",
+)
+# Lightly's ResNets end in a 1x1 conv to ``num_ftrs`` channels of ``width``-times wider
+# layers; ours keep their native feature size so that pretrained weights fit.
+ARCHITECTURE_KEYS = ("lightly.model.num_ftrs", "lightly.model.width")
+
+
+def check_model_sources(cfg: RunConfig, *, lightly_dir: Path, dot_lightly: Path) -> Path | None:
+    """Check where the embeddings come from; return the checkpoint to load, if any.
+
+    Exactly one source applies: ``worker.embeddings`` (a CSV, no model), or the model with
+    its pretrained weights, a checkpoint (``worker.checkpoint`` / ``checkpoint_run_id``) and
+    optional training on the run's data.
+
+    Raises:
+        ConfigError: Conflicting keys, missing files, or bad training keys.
+    """
+    worker, lightly = cfg.worker, cfg.lightly
+    checkpoint = checkpoint_to_load(worker, lightly_dir=lightly_dir, dot_lightly=dot_lightly)
+    if worker.embeddings:
+        if worker.enable_training or checkpoint is not None:
+            other = "worker.enable_training" if worker.enable_training else "the checkpoint"
+            raise ConfigError(
+                f"worker.embeddings replaces the model, so {other} would have no effect; "
+                "remove one of them"
+            )
+        resolve_embeddings_file(worker.embeddings, lightly_dir=lightly_dir)
+        return None
+    if worker.enable_training:
+        refuse_crop_training(worker.training.task_name)
+        training_options(lightly)
+        starting_weights(lightly.model, seed=lightly.seed, checkpoint=checkpoint)
+    return checkpoint

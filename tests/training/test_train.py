@@ -1,0 +1,126 @@
+"""The training stage in process: SimCLR for one epoch on a handful of real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from runner.config import LightlyConfig
+from runner.embedding.models import WeightsSource, build_backbone, feature_net, load_checkpoint
+from runner.errors import ConfigError
+from runner.training.checkpoints import checkpoint_bytes
+from runner.training.options import training_options
+from runner.training.train import TrainedBackbone, train
+from tests.conftest import image_samples, write_images
+
+NAMES = [f"img_{i}.png" for i in range(8)]
+
+
+def _cfg(**lightly: object) -> LightlyConfig:
+    cfg = LightlyConfig(seed=3)
+    cfg.loader.num_workers = 0
+    cfg.loader.batch_size = 4
+    cfg.collate.input_size = 32
+    cfg.trainer.gpus = 0
+    cfg.trainer.max_epochs = 1
+    cfg.model.name = "resnet-18"
+    cfg.model.pretrained = False
+    for key, value in lightly.items():
+        section, name = key.split("__")
+        setattr(getattr(cfg, section), name, value)
+    return cfg
+
+
+def _train(tmp_path: Path, run_id: str, cfg: LightlyConfig | None = None) -> TrainedBackbone:
+    folder = tmp_path / "images"
+    if not folder.exists():
+        write_images(folder, NAMES)
+    samples, _ = image_samples(folder, NAMES)
+    run_dir = tmp_path / "runs" / run_id
+    run_dir.mkdir(parents=True)
+    return train(
+        samples,
+        cfg=cfg or _cfg(),
+        task_name="",
+        start_from=None,
+        dot_lightly=tmp_path,
+        run_dir=run_dir,
+        run_id=run_id,
+    )
+
+
+def test_one_epoch_writes_a_weights_only_checkpoint_that_loads(tmp_path: Path) -> None:
+    trained = _train(tmp_path, "run-a")
+    assert trained.checkpoint == tmp_path / "checkpoints" / "run-a.ckpt"
+    artifact = tmp_path / "runs" / "run-a" / "checkpoint.ckpt"
+    assert artifact.read_bytes() == trained.checkpoint.read_bytes()
+    state = torch.load(trained.checkpoint, weights_only=True)["state_dict"]
+    assert any(k.startswith("model.backbone.") for k in state)
+    assert any(k.startswith("model.projection_head.") for k in state)
+    summary = trained.summary
+    assert summary["epochs"] == 1 and summary["steps"] == 2  # 8 images, batches of 4
+    assert summary["device"] == "cpu" and len(summary["epoch_losses"]) == 1
+    assert summary["epoch_losses"][0] > 0
+    untrained = build_backbone("resnet-18", WeightsSource(None, seed=3), input_size=32).module
+    loaded = build_backbone("resnet-18", WeightsSource(None, seed=99), input_size=32).module
+    load_checkpoint(loaded, trained.checkpoint)
+    before, after = untrained.state_dict(), feature_net(loaded).state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before), "training changed nothing"
+
+
+def test_the_same_seed_gives_the_same_checkpoint_bytes(tmp_path: Path) -> None:
+    first = _train(tmp_path, "run-a").checkpoint.read_bytes()
+    second = _train(tmp_path, "run-b").checkpoint.read_bytes()
+    assert first == second
+    changed = _cfg()
+    changed.optimizer = {"lr": 0.01}
+    assert _train(tmp_path, "run-d", changed).checkpoint.read_bytes() != first
+
+
+def test_fewer_samples_than_one_batch_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="fewer than one batch") as info:
+        _train(tmp_path, "run-a", _cfg(loader__batch_size=16))
+    assert "\n" not in str(info.value)
+
+
+def test_crop_training_is_refused_until_object_crops_exist(tmp_path: Path) -> None:
+    write_images(tmp_path / "images", NAMES)
+    samples, _ = image_samples(tmp_path / "images", NAMES)
+    with pytest.raises(ConfigError, match="object crops is not available yet"):
+        train(
+            samples,
+            cfg=_cfg(),
+            task_name="my-detector",
+            start_from=None,
+            dot_lightly=tmp_path,
+            run_dir=tmp_path,
+            run_id="x",
+        )
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "message"),
+    [
+        ("criterion", {"temperature": 0}, "lightly.criterion.temperature=0: must be > 0"),
+        ("criterion", {"memory_bank_size": 4096}, "memory_bank_size=4096 is not supported"),
+        ("optimizer", {"momentum": 0.9}, "lightly.optimizer.momentum is unknown"),
+        ("optimizer", {"lr": "fast"}, "lightly.optimizer.lr='fast': expected a number"),
+        ("checkpoint_callback", {"save_top_k": 3}, "save_top_k=3 is not supported"),
+    ],
+)
+def test_bad_training_keys_are_named(section: str, value: dict[str, object], message: str) -> None:
+    cfg = _cfg()
+    setattr(cfg, section, value)
+    with pytest.raises(ConfigError) as info:
+        training_options(cfg)
+    assert message in str(info.value)
+
+
+def test_equal_weights_give_equal_checkpoint_bytes() -> None:
+    weights = {"w": torch.arange(6.0).reshape(2, 3)}
+    args = {"head": {}, "epoch": 1, "global_step": 2, "hyper_parameters": {"model": "x"}}
+    assert checkpoint_bytes(backbone=weights, **args) == checkpoint_bytes(
+        backbone={"w": weights["w"].clone()}, **args
+    )
