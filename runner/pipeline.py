@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.artifacts.frames import export_frames
-from runner.artifacts.lightly_thumbnails import write_lightly_thumbnails
+from runner.artifacts.lightly_thumbnails import thumbnail_paths, write_lightly_thumbnails
 from runner.artifacts.outputs import write_run_outputs
 from runner.artifacts.projection import write_projection
 from runner.artifacts.run_dir import RunDirectory
@@ -29,7 +29,7 @@ from runner.datasource.sequences import (
 )
 from runner.datasource.tags import tag_resolver
 from runner.embedding.embed import EmbeddingResult, embed
-from runner.embedding.frame_thumbnails import FrameThumbnailCache
+from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE, FrameThumbnailCache
 from runner.errors import UserError
 from runner.inputs.report import InputReport
 from runner.inputs.resolve import build_resolver
@@ -94,17 +94,7 @@ def run(
                 paths={s.key: s.path for s in prepared.usable if s.frame_index is None},
             )
             with clock.stage("embed") as embed_progress:
-                embedded = embed(
-                    prepared.usable,
-                    content_hashes=prepared.hashes,
-                    cfg=cfg.lightly,
-                    checkpoint=_checkpoint(cfg, sources),
-                    cache_dir=contained(sources.cache_dir, "embeddings"),
-                    normalize=cfg.worker.normalize_embeddings,
-                    videos=prepared.video_infos,
-                    frame_thumbnails=_frame_thumbnails(sources, prepared),
-                    progress=embed_progress,
-                )
+                embedded = embed_samples(cfg, sources, prepared, embed_progress)
             with clock.stage("select") as select_progress:
                 chosen = choose(
                     cfg,
@@ -138,6 +128,7 @@ def run(
                     template_dir=cfg.report.template_dir,
                     title=cfg.report.title,
                     pdf_required=cfg.report.pdf_required,
+                    reuse_dir=contained(sources.cache_dir, "reports"),
                     progress=report_progress,
                 )
             if rendered.warning:
@@ -153,6 +144,46 @@ def run(
             raise
     final = run_dir.finish()
     return RunOutcome(run_dir.run_id, final, len(chosen.selected), rendered.warning)
+
+
+def embed_share(cfg: RunConfig, progress: Progress = NO_PROGRESS) -> int:
+    """A helper process of a multi-process run: embed this process's share, publish nothing.
+
+    Prepares the same samples as rank 0 (discovery and inspection are deterministic and
+    cached), runs the embedding pass, whose Trainer joins rank 0's process group and writes
+    this rank's shards into the shared cache, and returns the number of samples prepared. Rank
+    0 reads every rank's shards and publishes the run (see :mod:`runner.embedding.ranks`).
+    """
+    sources = validate_run_config(cfg)
+    clock = StageClock(progress)
+    prepared = prepare(cfg, sources, clock)
+    with clock.stage("embed") as embed_progress:
+        embed_samples(cfg, sources, prepared, embed_progress, share_only=True)
+    return len(prepared.usable)
+
+
+def embed_samples(
+    cfg: RunConfig,
+    sources: Datasources,
+    prepared: Prepared,
+    progress: StageProgress,
+    *,
+    share_only: bool = False,
+) -> EmbeddingResult:
+    """The embedding stage over the prepared samples (``share_only``: a helper rank's part)."""
+    return embed(
+        prepared.usable,
+        content_hashes=prepared.hashes,
+        cfg=cfg.lightly,
+        checkpoint=_checkpoint(cfg, sources),
+        cache_dir=contained(sources.cache_dir, "embeddings"),
+        normalize=cfg.worker.normalize_embeddings,
+        videos=prepared.video_infos,
+        frame_thumbnails=_frame_thumbnails(sources, prepared),
+        spool=prepared.spool,
+        share_only=share_only,
+        progress=progress,
+    )
 
 
 @dataclass(frozen=True)
@@ -275,11 +306,13 @@ def publish(
             class_counts=_class_counts(inputs, embedded.keys),
         )
         progress.advance()
-        shown = [*selected[: cfg.report.n_example_images], *example_keys(analysis)]
+        shown = list(
+            dict.fromkeys([*selected[: cfg.report.n_example_images], *example_keys(analysis)])
+        )
         thumbnails = make_thumbnails(
-            keys=list(dict.fromkeys(shown)),
+            keys=shown,
             input_dir=sources.input_dir,
-            sources=decoded,
+            sources=decoded or _small_images(cfg, sources, shown),
             out_dir=contained(run_dir.path, "thumbnails"),
             size=cfg.report.thumbnail_size,
             progress=progress,
@@ -348,6 +381,15 @@ def _frame_thumbnails(sources: Datasources, prepared: Prepared) -> FrameThumbnai
     if prepared.videos is None:
         return None
     return FrameThumbnailCache(sources.cache_dir / "frame_thumbnails")
+
+
+def _small_images(cfg: RunConfig, sources: Datasources, keys: list[str]) -> dict[str, Path]:
+    """Lightly thumbnails to shrink for the report instead of decoding full images again."""
+    if cfg.report.thumbnail_size > THUMBNAIL_SIZE:
+        return {}
+    return thumbnail_paths(
+        keys, lightly_dir=sources.lightly_dir, suffix=cfg.datasource.thumbnail_suffix
+    )
 
 
 def _checkpoint(cfg: RunConfig, sources: Datasources) -> str:
