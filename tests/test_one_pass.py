@@ -61,6 +61,9 @@ def test_each_image_is_decoded_once_for_every_use(
     client.set_local_config(relative_path="cam1", purpose="INPUT")
     client.set_local_config(relative_path="cam1", purpose="LIGHTLY")
     run_id = client.schedule_compute_worker_run(lightly_config=SMALL, selection_config=DIVERSITY)
+    # The local worker runs it in the background, as Lightly's does: wait for its end.
+    states = list(client.compute_worker_run_info_generator(scheduled_run_id=run_id))
+    assert states[-1].ended_successfully(), states[-1].message
     assert sorted(inspected) == sorted(set(inspected)) and len(inspected) == 12
     thumbnails = sorted(p for p in (mounts.lightly_dir / ".lightly/thumbnails").rglob("*.*"))
     assert len(thumbnails) == 12  # written by the inspection, from its decode
