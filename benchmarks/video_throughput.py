@@ -129,7 +129,8 @@ def model_rate(cfg: LightlyConfig, batches: int = 6) -> float:
 
     from runner.embedding.fuse import optimize_for_inference
     from runner.embedding.model import EmbeddingModule
-    from runner.embedding.models import build_backbone, resolve_weights
+    from runner.embedding.models import build_backbone
+    from runner.embedding.specs import resolve_weights
 
     size, batch = cfg.collate.input_size, cfg.loader.batch_size
     weights = resolve_weights(cfg.model, seed=cfg.seed)

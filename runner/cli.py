@@ -31,8 +31,10 @@ from runner.resources import config_dir
 log = logging.getLogger("runner")
 
 EXIT_USER_ERROR = 2
-# What a run imports before its first stage, heaviest last; ~6-13 s, so it gets a bar.
-STARTUP_MODULES = ("torch", "torchvision", "lightning", "runner.pipeline")
+# What a run imports before its first stage. torch, torchvision and Lightning are not among
+# them: the embedding stage loads them only when a sample needs embedding (a rerun over cached
+# content never does), and its progress line says so while they load.
+STARTUP_MODULES = ("runner.pipeline",)
 # Hydra flags after which no job runs (help, printing the config, shell completion).
 _INFO_FLAGS = {
     "--help",
@@ -238,12 +240,22 @@ def _check_sweep_dir(config_name: str, combo: list[str], overrides: Sequence[str
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def _job(cfg: DictConfig) -> str:
-    """One Hydra job: a run of the pipeline (which validates the config before any work)."""
-    from runner.pipeline import run
+    """One Hydra job: a run of the pipeline (which validates the config before any work).
+
+    A helper process of a multi-node or torchrun launch (rank > 0) embeds its share and
+    publishes nothing; it prints no run directory and returns "".
+    """
+    from runner.embedding.ranks import launched_rank
+    from runner.pipeline import embed_share, run
 
     try:
         check_known_keys(cfg)
         run_cfg = to_run_config(cfg)
+        rank = launched_rank()
+        if rank > 0:
+            n_samples = embed_share(run_cfg, progress=console_progress())
+            print(f"rank {rank}: embedded its share of {n_samples} samples", flush=True)
+            return ""
         outcome = run(run_cfg, config_dict=config_as_dict(cfg), progress=console_progress())
     except UserError as err:
         fail(str(err))

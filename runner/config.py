@@ -301,11 +301,14 @@ class TrainerConfig:
     """Lightning Trainer options for the embedding pass.
 
     ``precision``: ``auto`` (bf16 on GPU, 32 on CPU), ``32``, ``16`` or ``bf16``.
-    ``gpus`` and ``max_epochs`` are Lightly keys; ``gpus: 0`` forces the CPU.
+    ``gpus`` and ``max_epochs`` are Lightly keys; ``gpus: 0`` forces the CPU. ``devices``,
+    ``num_nodes`` and ``strategy`` reach Lightning (``runner.embedding.device.plan_device``).
     """
 
     accelerator: str = "auto"
     devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
     precision: str = "auto"
     gpus: int = 1
     max_epochs: int = 100

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.artifacts.frames import export_frames
-from runner.artifacts.lightly_thumbnails import write_lightly_thumbnails
+from runner.artifacts.lightly_thumbnails import thumbnail_paths, write_lightly_thumbnails
 from runner.artifacts.outputs import write_run_outputs
 from runner.artifacts.projection import write_projection
 from runner.artifacts.run_dir import RunDirectory
@@ -34,7 +34,7 @@ from runner.datasource.sequences import (
 )
 from runner.datasource.tags import tag_resolver
 from runner.embedding.embed import EmbeddingResult, embed
-from runner.embedding.frame_thumbnails import FrameThumbnailCache
+from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE, FrameThumbnailCache
 from runner.embedding.from_csv import load_embeddings_csv
 from runner.errors import ConfigError, UserError
 from runner.inputs.report import InputReport
@@ -145,6 +145,7 @@ def run(
                     template_dir=cfg.report.template_dir,
                     title=cfg.report.title,
                     pdf_required=cfg.report.pdf_required,
+                    reuse_dir=contained(sources.cache_dir, "reports"),
                     progress=report_progress,
                 )
             if rendered.warning:
@@ -160,6 +161,22 @@ def run(
             raise
     final = run_dir.finish()
     return RunOutcome(run_dir.run_id, final, len(chosen.selected), rendered.warning)
+
+
+def embed_share(cfg: RunConfig, progress: Progress = NO_PROGRESS) -> int:
+    """A helper process of a multi-process run: embed this process's share, publish nothing.
+
+    Prepares the same samples as rank 0 (discovery and inspection are deterministic and
+    cached), runs the embedding pass, whose Trainer joins rank 0's process group and writes
+    this rank's shards into the shared cache, and returns the number of samples prepared. Rank
+    0 reads every rank's shards and publishes the run (see :mod:`runner.embedding.ranks`).
+    """
+    sources = validate_run_config(cfg)
+    clock = StageClock(progress)
+    prepared = prepare(cfg, sources, clock)
+    with clock.stage("embed") as embed_progress:
+        embed_candidates(cfg, sources, prepared, None, None, embed_progress, share_only=True)
+    return len(prepared.usable)
 
 
 @dataclass(frozen=True)
@@ -291,7 +308,9 @@ def publish(
         thumbnails = make_thumbnails(
             keys=shown,
             input_dir=sources.input_dir,
-            sources=decoded if crops is None else crops.paths(),
+            sources=(decoded or _small_images(cfg, sources, shown))
+            if crops is None
+            else crops.paths(),
             boxes=None if crops is None else crops.boxes(),
             out_dir=contained(run_dir.path, "thumbnails"),
             size=cfg.report.thumbnail_size,
@@ -377,6 +396,15 @@ def _frame_thumbnails(sources: Datasources, prepared: Prepared) -> FrameThumbnai
     return FrameThumbnailCache(sources.cache_dir / "frame_thumbnails")
 
 
+def _small_images(cfg: RunConfig, sources: Datasources, keys: list[str]) -> dict[str, Path]:
+    """Lightly thumbnails to shrink for the report instead of decoding full images again."""
+    if cfg.report.thumbnail_size > THUMBNAIL_SIZE:
+        return {}
+    return thumbnail_paths(
+        keys, lightly_dir=sources.lightly_dir, suffix=cfg.datasource.thumbnail_suffix
+    )
+
+
 def train_backbone(
     cfg: RunConfig,
     sources: Datasources,
@@ -408,9 +436,11 @@ def embed_candidates(
     crops: CropSet | None,
     trained: TrainedBackbone | None,
     progress: StageProgress,
+    *,
+    share_only: bool = False,
 ) -> EmbeddingResult:
     """Embed the samples (or the object crops of a crop selection) with the (trained) model,
-    or read the user's ``worker.embeddings``."""
+    or read the user's ``worker.embeddings`` (``share_only``: a helper rank's part)."""
     if cfg.worker.embeddings:
         if crops is not None:
             raise ConfigError("worker.embeddings cannot be combined with a crop selection yet")
@@ -441,6 +471,8 @@ def embed_candidates(
         normalize=normalize,
         videos=prepared.video_infos,
         frame_thumbnails=_frame_thumbnails(sources, prepared),
+        spool=prepared.spool,
+        share_only=share_only,
         progress=progress,
     )
 

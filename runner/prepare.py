@@ -1,8 +1,9 @@
 """Discover → inspect → deduplicate → datapool: what a run may embed and select.
 
 Images and video frames take different routes (an image is decoded once by the corruptness
-check; a video is probed and its frames checked by ``prepare_frames``) and end in the same
-:class:`Prepared`, so everything after this stage is the same for both.
+check, which also writes its Lightly thumbnail and spools its model input; a video is probed
+and its frames checked by ``prepare_frames``) and end in the same :class:`Prepared`, so
+everything after this stage is the same for both.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from runner.datasource.lightly_dir import Datasources, resolve_relevant_filename
 from runner.datasource.sample import Sample
 from runner.datasource.video_samples import VideoCandidates, prepare_frames
 from runner.decode.inspect import FileInfo, inspect_files
+from runner.decode.spool import InputSpool, SpoolWriter
+from runner.decode.uses import DecodeUses, ThumbnailTarget
 from runner.decode.video import VideoInfo
+from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE
 from runner.errors import DataError
 from runner.progress import StageProgress
 from runner.write_paths import contained
@@ -43,6 +47,7 @@ class Prepared:
         inspect_cache_hits: files whose inspection came from the cache.
         videos: the video inspection (frame tables), for VIDEOS datasets.
         pool: the datapool plan when ``worker.use_datapool`` is on.
+        spool: model inputs of the images the inspection decoded (embedding consumes it).
     """
 
     found: Discovery
@@ -55,6 +60,7 @@ class Prepared:
     inspect_cache_hits: int = 0
     videos: VideoCandidates | None = None
     pool: datapool.DatapoolPlan | None = None
+    spool: InputSpool | None = None
 
     @property
     def video_infos(self) -> dict[Path, VideoInfo] | None:
@@ -98,13 +104,16 @@ def _images(
         raise DataError(
             f"no images found in {sources.input_dir} ({found.n_skipped} files skipped, see log.txt)"
         )
+    uses = _decode_uses(cfg, sources, n_images=len(found.samples))
     inspection = inspect_files(
         found.samples,
         cache_file=contained(sources.cache_dir, "inspect.json"),
         num_threads=cfg.lightly.loader.num_workers,
         check_corruptness=cfg.worker.enable_corruptness_check,
+        uses=uses,
         progress=progress,
     )
+    spool = uses.spool.finish() if uses.spool is not None else None
     corrupt = {k: i.error for k, i in inspection.infos.items() if i.error is not None}
     readable = [s for s in found.samples if s.key not in corrupt]
     duplicates = (
@@ -121,6 +130,23 @@ def _images(
         duplicates=duplicates,
         infos=inspection.infos,
         inspect_cache_hits=inspection.cache_hits,
+        spool=spool,
+    )
+
+
+def _decode_uses(cfg: RunConfig, sources: Datasources, *, n_images: int) -> DecodeUses:
+    """What the inspection's decode of each new image also feeds: the Lightly thumbnail, and
+    the model input while the spool fits its disk budget."""
+    size = cfg.lightly.collate.input_size
+    folder = contained(sources.cache_dir, "spool")
+    fits = SpoolWriter.fits(folder, size=size, count=n_images)
+    if not fits:
+        log.info("model inputs are decoded again by the embedding pass (no spool at %d px)", size)
+    return DecodeUses(
+        thumbnails=ThumbnailTarget(
+            sources.lightly_dir, cfg.datasource.thumbnail_suffix, THUMBNAIL_SIZE
+        ),
+        spool=SpoolWriter(folder, size=size) if fits else None,
     )
 
 

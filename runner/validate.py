@@ -198,8 +198,4 @@ def _validate_lightly(cfg: RunConfig) -> None:
         raise ConfigError(
             f"lightly.trainer.max_epochs must be >= 0, got {lightly.trainer.max_epochs}"
         )
-    if lightly.trainer.devices != 1:
-        raise ConfigError(
-            "lightly.trainer.devices must be 1 (multi-device embedding breaks Hydra sweeps)"
-        )
     plan_device(lightly.trainer)  # accelerator and visible GPUs, before any work

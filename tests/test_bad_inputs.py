@@ -719,7 +719,9 @@ CONFIGS: list[tuple[str, list[str], str]] = [
         "lightly.collate.input_size must be between",
     ),
     ("precision unknown", ["lightly.trainer.precision=64"], "lightly.trainer.precision"),
-    ("devices two", ["lightly.trainer.devices=2"], "lightly.trainer.devices must be 1"),
+    ("devices zero", ["lightly.trainer.devices=0"], "lightly.trainer.devices=0"),
+    ("num_nodes zero", ["lightly.trainer.num_nodes=0"], "lightly.trainer.num_nodes=0"),
+    ("trainer strategy unknown", ["lightly.trainer.strategy=fsdp"], "lightly.trainer.strategy"),
     (
         "corruption threshold above 1",
         ["worker.corruptness_check.corruption_threshold=2"],

@@ -19,7 +19,9 @@ from runner.datasource import datapool
 from runner.datasource.lightly_dir import Datasources, check_thumbnail_suffix
 from runner.datasource.sample import Sample, SampleKind
 from runner.decode.inspect import inspect_files
-from runner.embedding.cache import CacheTable, save_cache
+from runner.decode.spool import SpoolWriter
+from runner.decode.uses import DecodeUses, ThumbnailTarget
+from runner.embedding.cache import ShardSink, shard_folder
 from runner.errors import ConfigError
 from runner.report.sweep_render import render_sweep
 from runner.report.thumbnails import make_thumbnails
@@ -203,6 +205,13 @@ def _nothing(lightly: Path, outside: Path) -> None:
     del lightly, outside
 
 
+def _one_shard(cache_dir: Path) -> None:
+    """Commit one embedding shard of a made-up model into ``cache_dir``."""
+    sink = ShardSink(shard_folder(cache_dir, "f" * 64), writer="t")
+    sink.add(["00" * 32], np.zeros((1, 4), dtype=np.float32))
+    sink.close()
+
+
 WRITERS: list[WriterCase] = [
     ("thumbnail suffix ..", _nothing, lambda lm, i: _thumbnails(lm, i, "../x/[filename].png")),
     ("thumbnail suffix absolute", _nothing, lambda lm, i: _thumbnails(lm, i, "/x/[filename].png")),
@@ -276,9 +285,29 @@ WRITERS: list[WriterCase] = [
     (
         "embedding cache symlinked folder",
         _link(".lightly/cache/embeddings"),
-        lambda lm, i: save_cache(
-            contained(lm / ".lightly/cache", "embeddings", "f.npz"), CacheTable.empty(4)
+        lambda lm, i: _one_shard(contained(lm / ".lightly/cache", "embeddings")),
+    ),
+    (
+        "embedding shard symlinked folder",
+        _link(".lightly/cache/embeddings/ffffffffffffffff"),
+        lambda lm, i: _one_shard(contained(lm / ".lightly/cache", "embeddings")),
+    ),
+    (
+        "inspection thumbnails symlinked folder",
+        _link(".lightly/thumbnails"),
+        lambda lm, i: inspect_files(
+            _samples(i),
+            cache_file=None,
+            num_threads=1,
+            uses=DecodeUses(
+                thumbnails=ThumbnailTarget(lm, ".lightly/thumbnails/[filename].[extension]", 32)
+            ),
         ),
+    ),
+    (
+        "model input spool symlinked folder",
+        _link(".lightly/cache/spool"),
+        lambda lm, i: SpoolWriter(contained(lm / ".lightly/cache", "spool"), size=4),
     ),
     (
         "sweep report symlinked file",

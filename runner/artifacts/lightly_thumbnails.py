@@ -1,10 +1,9 @@
 """Lightly's thumbnails in the Lightly datasource, one per candidate image.
 
-Named with the datasource's ``thumbnail_suffix`` (Lightly's default
-``.lightly/thumbnails/[filename]_thumb.[extension]``: ``[filename]`` is the input-relative path
-without extension, ``[extension]`` its extension without the dot). The viewer and anything
-that expects Lightly's layout load these instead of full images. A thumbnail newer than its
-image is kept, so reruns only write what changed.
+Named as :func:`runner.decode.thumbnail.thumbnail_relpath` says. The viewer and anything that
+expects Lightly's layout load these instead of full images. A thumbnail newer than its image is
+kept, so reruns only write what changed, and so are the ones the inspection already wrote from
+its decode of each new image: this stage decodes an image only when that did not happen.
 
 Video frames get thumbnails too, named from the frame name (``clip-024-mp4.png`` ->
 ``.lightly/thumbnails/clip-024-mp4_thumb.png``), one per candidate frame. Each is copied from
@@ -22,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from PIL import Image
 
@@ -30,6 +29,7 @@ from runner.atomic import atomic_path
 from runner.datasource.sample import Sample, SampleKind
 from runner.decode.errors import DecodeError
 from runner.decode.image import open_image
+from runner.decode.thumbnail import save_image, save_thumbnail, thumbnail_relpath
 from runner.decode.video import VideoError, VideoInfo, frame_to_image
 from runner.decode.video_reader import VideoReader
 from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE  # video frames are copied from there
@@ -38,33 +38,12 @@ from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
 
-_SAVE_FORMAT = {
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".png": "PNG",
-    ".webp": "WEBP",
-    ".gif": "PNG",
-    ".bmp": "PNG",
-    ".tif": "PNG",
-    ".tiff": "PNG",
-    ".ppm": "PNG",
-    ".pgm": "PNG",
-}
-
 
 @dataclass(frozen=True)
 class ThumbnailStats:
     written: int
     kept: int
     failed: int
-
-
-def thumbnail_relpath(key: str, suffix: str) -> str:
-    """Where the thumbnail of ``key`` lives, relative to the Lightly datasource."""
-    pure = PurePosixPath(key)
-    stem = str(pure.with_suffix("")) if pure.suffix else key
-    extension = pure.suffix.lstrip(".")
-    return suffix.replace("[filename]", stem).replace("[extension]", extension)
 
 
 def write_lightly_thumbnails(
@@ -127,6 +106,20 @@ def write_lightly_thumbnails(
     return stats
 
 
+def thumbnail_paths(
+    keys: Sequence[str], *, lightly_dir: Path, suffix: str, size: int = THUMBNAIL_SIZE
+) -> dict[str, Path]:
+    """The Lightly thumbnails (longest side ``size``) that exist for ``keys``, by key.
+
+    Later consumers of small images (the report's grid) read these instead of decoding the
+    full image again.
+    """
+    if not suffix:
+        return {}
+    found = {k: contained(lightly_dir, thumbnail_relpath(k, suffix)) for k in keys}
+    return {k: path for k, path in found.items() if path.is_file()}
+
+
 def _frames_of_video(
     samples: list[Sample],
     info: VideoInfo | None,
@@ -164,7 +157,7 @@ def _frames_of_video(
                     continue
                 image = frame_to_image(result)
                 image.thumbnail((size, size), Image.Resampling.BILINEAR)
-                _save(image, todo[index], "PNG")
+                save_image(image, todo[index], "PNG")
                 outcomes.append("written")
     except (VideoError, OSError) as err:
         log.warning("thumbnails of %s failed: %s", samples[0].path, err)
@@ -183,19 +176,12 @@ def _copy(source: Path, target: Path) -> str:
     return "written"
 
 
-def _save(image: Image.Image, target: Path, fmt: str) -> None:
-    """Save a thumbnail atomically in ``fmt``."""
-    with atomic_path(target, suffix=target.suffix) as tmp:
-        image.save(tmp, format=fmt, **({"quality": 85} if fmt in ("JPEG", "WEBP") else {}))
-
-
 def _one(sample: Sample, target: Path, size: int) -> str:
     try:
         if target.exists() and target.stat().st_mtime_ns >= sample.mtime_ns:
             return "kept"
         image = open_image(sample.path, draft_size=size)
-        image.thumbnail((size, size), Image.Resampling.BILINEAR)
-        _save(image, target, _SAVE_FORMAT.get(PurePosixPath(sample.key).suffix.lower(), "PNG"))
+        save_thumbnail(image, target, key=sample.key, size=size)
         return "written"
     except (DecodeError, OSError) as err:
         log.warning("thumbnail of %s failed: %s", sample.key, err)

@@ -1,7 +1,10 @@
 """Corruptness check and content hashes: every new image is read and decoded once.
 
 The same decode gives Lightly's computed metadata (``lightly.sharpness`` and friends, see
-:mod:`runner.decode.metrics`), so selecting on them costs no second decode.
+:mod:`runner.decode.metrics`), so selecting on them costs no second decode, and feeds the
+Lightly thumbnail and the model input (:mod:`runner.decode.uses`). JPEGs are decoded in draft
+mode down to :data:`runner.decode.spool.SHARED_DRAFT` pixels a side (the DCT scales by a power of
+two while it decodes; every coefficient is still read, so a truncated file still fails).
 
 Results are cached in a JSON file keyed by sample key and validated by file size and mtime,
 so a rerun over an unchanged input directory decodes nothing. The cache mirrors the last scan:
@@ -24,17 +27,20 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from runner.atomic import atomic_write_text
 from runner.datasource.sample import Sample
 from runner.decode.errors import describe_exception
+from runner.decode.image import to_rgb
 from runner.decode.metrics import header_metrics, pixel_metrics
+from runner.decode.spool import SHARED_DRAFT
+from runner.decode.uses import DecodeUses
 from runner.progress import NO_PROGRESS, StageProgress
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Version of the cache file layout; bump it when an entry changes shape or meaning."""
 
 # One cache entry: [size, mtime_ns, sha256, width, height, error, checked, metrics].
@@ -87,6 +93,7 @@ def inspect_files(
     cache_file: Path | None,
     num_threads: int,
     check_corruptness: bool = True,
+    uses: DecodeUses | None = None,
     progress: StageProgress = NO_PROGRESS,
 ) -> Inspection:
     """Hash every sample's file and check that its pixels decode.
@@ -99,6 +106,8 @@ def inspect_files(
             one per CPU.
         check_corruptness: Fully decode each image (Lightly's corruptness check). When False,
             only the header is parsed for the size; an unreadable header is still an error.
+        uses: What else each decoded image feeds (thumbnail, model input); only images decoded
+            here (not cache hits) reach it.
         progress: Told of every file to read (cache hits are not counted) as it is done.
 
     Returns:
@@ -119,7 +128,9 @@ def inspect_files(
     workers = num_threads if num_threads > 0 else (os.cpu_count() or 1)
     progress.expect(len(todo))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        fresh = pool.map(partial(inspect_file, check_corruptness=check_corruptness), todo)
+        fresh = pool.map(
+            partial(inspect_file, check_corruptness=check_corruptness, uses=uses), todo
+        )
         for sample, info in zip(todo, fresh, strict=True):
             progress.advance()
             infos[sample.key] = info
@@ -131,13 +142,16 @@ def inspect_files(
     return Inspection(infos=ordered, cache_hits=cache_hits)
 
 
-def inspect_file(sample: Sample, *, check_corruptness: bool) -> FileInfo:
+def inspect_file(
+    sample: Sample, *, check_corruptness: bool, uses: DecodeUses | None = None
+) -> FileInfo:
     """Read one file, hash it and decode it (or only its header), and measure it.
 
     Args:
         sample: The sample whose ``path`` is read.
         check_corruptness: Decode all pixels rather than the header only; only then are the
-            pixel metrics computed.
+            pixel metrics computed and ``uses`` fed.
+        uses: What else the decoded image feeds.
 
     Returns:
         The file's information; failures are recorded in ``error``, never raised.
@@ -147,17 +161,22 @@ def inspect_file(sample: Sample, *, check_corruptness: bool) -> FileInfo:
     except OSError as exc:
         return FileInfo(sha256="", width=0, height=0, error=describe_exception(exc))
     digest = hashlib.sha256(data).hexdigest()
+    upright = None
     try:
         # LOAD_TRUNCATED_IMAGES stays False: a truncated file must fail here.
         with Image.open(BytesIO(data)) as image:
-            if check_corruptness:
-                image.load()
             width, height = image.size
             metrics = header_metrics(image, size_in_bytes=len(data))
             if check_corruptness:
+                image.draft("RGB", (SHARED_DRAFT, SHARED_DRAFT))
+                image.load()
                 metrics |= pixel_metrics(image)
+                if uses is not None:
+                    upright = to_rgb(ImageOps.exif_transpose(image))
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, ...
         return FileInfo(sha256=digest, width=0, height=0, error=_decode_reason(exc))
+    if upright is not None and uses is not None:
+        uses(sample, digest, upright)
     return FileInfo(sha256=digest, width=width, height=height, error=None, metrics=metrics)
 
 

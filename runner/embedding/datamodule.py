@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from runner.config import LoaderConfig
 from runner.datasource.sample import Sample, SampleKind
+from runner.decode.spool import InputSpool
 from runner.decode.video import VideoInfo
 from runner.embedding.dataset import EmbeddingItem, SampleDataset
 from runner.embedding.frame_dataset import (
@@ -81,6 +82,8 @@ class EmbeddingDataModule(LightningDataModule):
         videos: Frame table of every video, by path; required for frame samples.
         thumbnails: Frame key -> where to write its thumbnail while it is decoded.
         thumbnail_size: Longest side of those thumbnails in pixels.
+        content_hashes: Content hash by key (to find images in ``spool``).
+        spool: Model inputs of images the inspection decoded already.
 
     Raises:
         ConfigError: Invalid batch size or worker count.
@@ -97,8 +100,12 @@ class EmbeddingDataModule(LightningDataModule):
         videos: Mapping[Path, VideoInfo] | None = None,
         thumbnails: Mapping[str, Path] | None = None,
         thumbnail_size: int = THUMBNAIL_SIZE,
+        content_hashes: Mapping[str, str] | None = None,
+        spool: InputSpool | None = None,
     ) -> None:
         super().__init__()
+        self.content_hashes = content_hashes
+        self.spool = spool
         self.thumbnails = dict(thumbnails or {})
         self.thumbnail_size = thumbnail_size
         if loader.batch_size < 1:
@@ -129,8 +136,14 @@ class EmbeddingDataModule(LightningDataModule):
     def predict_dataloader(self) -> DataLoader[Batch]:
         """All samples, unshuffled, last partial batch kept."""
         if self.chunks is not None:
+            # An IterableDataset gets no DistributedSampler: each rank takes every n-th chunk.
+            rank, world = (
+                (self.trainer.global_rank, self.trainer.world_size)
+                if self.trainer is not None
+                else (0, 1)
+            )
             frames = FrameChunkDataset(
-                self.chunks,
+                self.chunks[rank::world],
                 infos=self.videos,
                 preprocess=self.preprocess,
                 batch_size=self.batch_size,
@@ -145,7 +158,12 @@ class EmbeddingDataModule(LightningDataModule):
                 collate_fn=collate,
                 pin_memory=self.pin_memory,
             )
-        dataset = SampleDataset(self.samples, preprocess=self.preprocess)
+        dataset = SampleDataset(
+            self.samples,
+            preprocess=self.preprocess,
+            content_hashes=self.content_hashes,
+            spool=self.spool,
+        )
         return DataLoader(
             dataset,  # type: ignore[arg-type]
             batch_size=self.batch_size,

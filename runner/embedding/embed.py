@@ -1,48 +1,42 @@
-"""The embedding stage: every sample to one L2-normalised row, computed once per content.
+"""The embedding stage: every sample to one row, computed once per content.
 
-Rows are cached by file content hash and model fingerprint (see :mod:`runner.embedding.cache`);
-only samples whose content is not cached go through ``Trainer.predict``. Values are stored in
-float16 and always returned as float32 of those float16 values, so a first run and a rerun
-return the same bytes.
+Rows are cached by file content hash and model fingerprint in shards (see
+:mod:`runner.embedding.cache`); only samples whose content is not cached go through
+``Trainer.predict`` (:mod:`runner.embedding.predict`, the only part that loads torch and
+Lightning), which streams each batch's rows into the cache as it completes. A killed run keeps
+every shard it committed, and its rerun embeds only what is missing.
+
+The result is one float16 memory map of the run's rows in key order, the single copy that
+selection and the artifacts read; a first run and a rerun return the same bytes.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import itertools
 import logging
-import tempfile
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import lightning
 import numpy as np
-from lightning.fabric.utilities.warnings import PossibleUserWarning
-from lightning.pytorch import Trainer
 
 from runner.config import LightlyConfig
 from runner.datasource.sample import Sample
+from runner.decode.spool import InputSpool
 from runner.decode.video import VideoInfo
-from runner.embedding.cache import load_cache, save_cache
-from runner.embedding.datamodule import EmbeddingDataModule
+from runner.embedding.cache import EmbeddingCache, shard_folder
 from runner.embedding.device import DevicePlan, plan_device
 from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE, FrameThumbnailCache
-from runner.embedding.fuse import optimize_for_inference
-from runner.embedding.model import EmbeddingModule
 from runner.embedding.model_choice import ResolvedModel, resolve_model
-from runner.embedding.models import (
-    build_backbone,
+from runner.embedding.specs import (
     get_spec,
-    load_checkpoint,
     model_fingerprint,
 )
-from runner.embedding.transforms import Preprocess
-from runner.embedding.writer import ProgressCallback, ShardWriter, load_shard
 from runner.errors import ConfigError
 from runner.progress import NO_PROGRESS, StageProgress
-from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +47,8 @@ class EmbeddingResult:
 
     Attributes:
         keys: Sample keys, sorted; row ``i`` of ``embeddings`` belongs to ``keys[i]``.
-        embeddings: (N, D) float32 of float16-rounded values; rows L2-normalised (in float32,
-            after the rounding) when normalisation was asked for.
+        embeddings: (N, D) float16, a read-only memory map; rows L2-normalised (before the
+            rounding to float16) when normalisation was asked for.
         model: name, embedding_dim, input_size, device, precision, fingerprint, weights,
             checkpoint, normalize (for ``report.json``).
         cache_hits: Samples whose content was already cached.
@@ -69,7 +63,7 @@ class EmbeddingResult:
 
 
 @dataclass(frozen=True)
-class _Job:
+class EmbeddingJob:
     """Everything about the model decided before any sample is looked at."""
 
     cfg: LightlyConfig
@@ -112,9 +106,16 @@ def embed(
     cache_dir: Path,
     videos: Mapping[Path, VideoInfo] | None = None,
     frame_thumbnails: FrameThumbnailCache | None = None,
+    spool: InputSpool | None = None,
+    share_only: bool = False,
     progress: StageProgress = NO_PROGRESS,
 ) -> EmbeddingResult:
     """Embed ``samples``, reusing cached rows for content embedded before with the same model.
+
+    With several processes (``lightly.trainer.devices`` x ``num_nodes`` > 1) every rank embeds
+    its share of what is missing and writes its own shards; this process (rank 0) then reads
+    them all, and embeds itself whatever no rank delivered (a rank that saw another cache state,
+    or died), so the result equals one process's.
 
     Args:
         samples: Samples to embed (keys unique; any order): images, or video frames.
@@ -129,6 +130,10 @@ def embed(
         frame_thumbnails: For video frames: write each decoded frame's thumbnail to this
             cache. A frame whose thumbnail is missing is decoded (and embedded) again even
             when its embedding is cached, so every frame ends with both.
+        spool: Model inputs the inspection already decoded, by content hash; a sample found
+            there is not decoded again.
+        share_only: This is a helper rank (:mod:`runner.embedding.ranks`): embed its share
+            and return without reading rows back (``embeddings`` is then ``(0, D)``).
         progress: Told when the model starts loading, then of every sample to embed.
 
     Returns:
@@ -140,44 +145,87 @@ def embed(
     """
     keys = _sorted_keys(samples, content_hashes)
     job = _plan(cfg, checkpoint=checkpoint, normalize=normalize, work_dir=cache_dir)
-    cache_file = contained(cache_dir, f"{job.fingerprint[:16]}.npz")
-    table = load_cache(cache_file, dim=job.embedding_dim)
+    folder = shard_folder(cache_dir, job.fingerprint)
+    cache = EmbeddingCache.open(folder, dim=job.embedding_dim)
     hashes = [content_hashes[k] for k in keys]
-    cached = table.lookup(hashes) >= 0  # (N,)
+    cached = cache.lookup(hashes) >= 0  # (N,)
     wanted = {h for h, hit in zip(hashes, cached.tolist(), strict=True) if not hit}
     if frame_thumbnails is not None:
         wanted |= {content_hashes[k] for k in frame_thumbnails.missing(keys, content_hashes)}
     todo = _one_sample_per_content(samples, content_hashes, wanted)
-    if todo:
-        thumbnails = (
-            {s.key: frame_thumbnails.path(content_hashes[s.key]) for s in todo}
-            if frame_thumbnails is not None
-            else {}
-        )
-        # (K,) keys, (K, D) float32 rows
-        new_keys, new_rows = _predict(
-            todo,
-            job=job,
-            videos=videos,
-            thumbnails=thumbnails,
-            thumbnail_size=frame_thumbnails.size if frame_thumbnails else THUMBNAIL_SIZE,
-            progress=progress,
-        )
-        table = table.merged([content_hashes[k] for k in new_keys], new_rows)
-        save_cache(cache_file, table)
-    rows = table.embeddings[table.lookup(hashes)].astype(np.float32)  # (N, D), fp16 values
+    missing = functools.partial(
+        _embed_missing,
+        folder=folder,
+        content_hashes=content_hashes,
+        videos=videos,
+        frame_thumbnails=frame_thumbnails,
+        spool=spool,
+        progress=progress,
+    )
+    try:
+        if todo:
+            missing(todo, job)
+        if share_only:
+            return EmbeddingResult(keys, np.zeros((0, job.embedding_dim), np.float16), {}, 0, 0)
+        if todo:  # read again: every rank's shards are in now
+            cache = EmbeddingCache.open(folder, dim=job.embedding_dim)
+            gaps = [s for s in todo if cache.lookup([content_hashes[s.key]])[0] < 0]
+            if gaps and job.device.world_size > 1:
+                log.warning("%d samples no rank delivered: embedding them here", len(gaps))
+                missing(gaps, replace(job, device=job.device.single()))
+                cache = EmbeddingCache.open(folder, dim=job.embedding_dim)
+    finally:
+        if spool is not None:
+            spool.remove()  # consumed: the inspection made it for this pass only
+    try:
+        rows = cache.gather(hashes)  # (N, D) float16
+    except KeyError as exc:
+        raise RuntimeError(f"the embedding pass left samples out: {exc}") from None
     n_hits = int(cached.sum())
     log.info("embeddings: %d cached, %d computed", n_hits, len(todo))
     return EmbeddingResult(
         keys=keys,
-        embeddings=l2_normalize(rows) if normalize else rows,
+        embeddings=rows,
         model=job.describe(),
         cache_hits=n_hits,
         cache_misses=len(keys) - n_hits,
     )
 
 
-def _plan(cfg: LightlyConfig, *, checkpoint: str, normalize: bool, work_dir: Path) -> _Job:
+def _embed_missing(
+    todo: list[Sample],
+    job: EmbeddingJob,
+    *,
+    folder: Path,
+    content_hashes: Mapping[str, str],
+    videos: Mapping[Path, VideoInfo] | None,
+    frame_thumbnails: FrameThumbnailCache | None,
+    spool: InputSpool | None,
+    progress: StageProgress,
+) -> None:
+    """Run the model over ``todo``; its rows land in the cache ``folder`` as shards."""
+    progress.note(f"loading torch and model {job.model.name} on {job.device.device_type}")
+    from runner.embedding.predict import predict  # torch and Lightning: only when needed
+
+    predict(
+        todo,
+        job=job,
+        folder=folder,
+        content_hashes=content_hashes,
+        writer=f"{os.getpid()}{secrets.token_hex(4)}",
+        videos=videos,
+        thumbnails=(
+            {s.key: frame_thumbnails.path(content_hashes[s.key]) for s in todo}
+            if frame_thumbnails is not None
+            else {}
+        ),
+        thumbnail_size=frame_thumbnails.size if frame_thumbnails else THUMBNAIL_SIZE,
+        spool=spool,
+        progress=progress,
+    )
+
+
+def _plan(cfg: LightlyConfig, *, checkpoint: str, normalize: bool, work_dir: Path) -> EmbeddingJob:
     """Validate the config slice and fix model, weights, device and fingerprint."""
     if cfg.collate.input_size < 1:
         raise ConfigError(f"lightly.collate.input_size={cfg.collate.input_size}: must be >= 1")
@@ -195,7 +243,7 @@ def _plan(cfg: LightlyConfig, *, checkpoint: str, normalize: bool, work_dir: Pat
         precision=device.precision,
         normalize=normalize,
     )
-    return _Job(cfg, model, ckpt, device, normalize, fingerprint, work_dir)
+    return EmbeddingJob(cfg, model, ckpt, device, normalize, fingerprint, work_dir)
 
 
 def _sorted_keys(samples: Sequence[Sample], content_hashes: Mapping[str, str]) -> list[str]:
@@ -228,111 +276,6 @@ def _one_sample_per_content(
         if digest in wanted and digest not in chosen:
             chosen[digest] = sample
     return list(chosen.values())
-
-
-def l2_normalize(rows: np.ndarray) -> np.ndarray:
-    """Unit rows in float32 (zero rows stay zero). (N, D) -> (N, D)."""
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)  # (N, 1)
-    normalized: np.ndarray = rows / np.maximum(norms, np.float32(1e-12))
-    return normalized
-
-
-@contextlib.contextmanager
-def quiet_lightning() -> Iterator[None]:
-    """Silence Lightning's start-up info lines and its num_workers hint for this block."""
-    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message=".*does not have many workers.*", category=PossibleUserWarning
-            )
-            # Video frames come from an IterableDataset whose exact length is known (each
-            # worker batches its own share) and whose batches carry their keys.
-            warnings.filterwarnings("ignore", message=".*IterableDataset.*has `__len__` defined.*")
-            warnings.filterwarnings("ignore", message=".*infer the batch indices.*")
-            # Lightning 2.6 on torch >= 2.10 touches a deprecated pytree class: not ours to fix.
-            warnings.filterwarnings(
-                "ignore", message=r".*isinstance\(treespec, LeafSpec\).*", category=FutureWarning
-            )
-            yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
-def _predict(
-    samples: list[Sample],
-    *,
-    job: _Job,
-    videos: Mapping[Path, VideoInfo] | None = None,
-    thumbnails: Mapping[str, Path] | None = None,
-    thumbnail_size: int = THUMBNAIL_SIZE,
-    progress: StageProgress = NO_PROGRESS,
-) -> tuple[list[str], np.ndarray]:
-    """Run ``Trainer.predict`` over ``samples``; return keys and (K, D) float32 rows by key.
-
-    ``thumbnails`` (frame key -> PNG path, longest side ``thumbnail_size``) are written by
-    the workers as they decode.
-    """
-    cfg = job.cfg
-    progress.note(f"loading model {job.model.name} on {job.device.device_type}")
-    lightning.seed_everything(cfg.seed, verbose=False)
-    backbone = build_backbone(job.model.name, job.model.weights, input_size=cfg.collate.input_size)
-    if job.checkpoint is not None:
-        load_checkpoint(backbone.module, job.checkpoint)
-    optimize_for_inference(backbone.module)  # after all weights are in: folds batch norms
-    on_cuda = job.device.device_type == "cuda"
-    # NHWC: tensor cores on CUDA; on the CPU oneDNN's depthwise convolutions (EfficientNet)
-    # run about twice as fast in it (measured on 2 cores).
-    module = EmbeddingModule(backbone.module, normalize=job.normalize, channels_last=True)
-    preprocess = Preprocess(size=cfg.collate.input_size, mean=backbone.mean, std=backbone.std)
-    data = EmbeddingDataModule(
-        samples,
-        loader=cfg.loader,
-        preprocess=preprocess,
-        pin_memory=on_cuda,
-        videos=videos,
-        thumbnails=thumbnails,
-        thumbnail_size=thumbnail_size,
-    )
-    job.work_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        tempfile.TemporaryDirectory(prefix=".shards-", dir=job.work_dir) as tmp,
-        quiet_lightning(),
-    ):
-        trainer = Trainer(
-            accelerator=job.device.accelerator,
-            devices=job.device.devices,
-            strategy=job.device.strategy,
-            precision=job.device.precision,  # type: ignore[arg-type]
-            callbacks=[ShardWriter(Path(tmp)), ProgressCallback(progress, len(samples))],
-            logger=False,
-            enable_checkpointing=False,
-            enable_model_summary=False,
-            enable_progress_bar=False,  # the stage's progress shows it, like every stage's
-        )
-        trainer.predict(module, datamodule=data, return_predictions=False)
-        keys, rows = _merge_shards(Path(tmp))
-    expected = {s.key for s in samples}
-    if set(keys) != expected:
-        raise RuntimeError(f"predict returned {len(keys)} keys for {len(expected)} samples")
-    return keys, rows
-
-
-def _merge_shards(directory: Path) -> tuple[list[str], np.ndarray]:
-    """Concatenate every rank's shard, drop duplicate keys (sampler padding), sort by key."""
-    rows_by_key: dict[str, np.ndarray] = {}
-    for path in sorted(directory.glob("shard-*.npz")):
-        keys, rows = load_shard(path)
-        for key, row in zip(keys, rows, strict=True):
-            rows_by_key.setdefault(key, row)
-    keys = sorted(rows_by_key)
-    if not keys:
-        return [], np.zeros((0, 0), dtype=np.float32)
-    return keys, np.stack([rows_by_key[k] for k in keys])  # (K, D)
 
 
 __all__ = ["EmbeddingResult", "embed"]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runner.embedding.embed import EmbeddingResult, l2_normalize
-from runner.embedding.state_files import file_sha256
+from runner.embedding.embed import EmbeddingResult
+from runner.embedding.specs import file_sha256
 from runner.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def load_embeddings_csv(
     )
     return EmbeddingResult(
         keys=ordered,
-        embeddings=l2_normalize(matrix) if normalize else matrix,
+        embeddings=_l2_normalize(matrix) if normalize else matrix,
         model={
             "source": "file",
             "path": str(path),
@@ -155,3 +155,10 @@ def load_embeddings_csv(
         cache_hits=0,
         cache_misses=0,
     )
+
+
+def _l2_normalize(rows: np.ndarray) -> np.ndarray:
+    """Unit rows in float32 (zero rows stay zero). (N, D) -> (N, D)."""
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)  # (N, 1)
+    normalized: np.ndarray = rows / np.maximum(norms, np.float32(1e-12))
+    return normalized

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runner.config import ModelConfig
-from runner.embedding.models import WeightsSource, get_spec, resolve_weights
+from runner.embedding.specs import WeightsSource, get_spec, resolve_weights
 from runner.errors import ConfigError
 
 DEFAULT_MODEL = "efficientnet-lite0"

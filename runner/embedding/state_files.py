@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import hashlib
 import logging
 import pickle
 import re
@@ -145,19 +144,3 @@ def load_state_dict_file(module: nn.Module, path: Path) -> None:
     """Load a pretrained weights file (``lightly.model.weights``) into ``module``."""
     setting = "lightly.model.weights"
     apply_state(module, read_state_dict(path, setting=setting), setting=setting, path=path)
-
-
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, memoised per (path, size, mtime) for this process."""
-    stat = path.stat()
-    ident = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if ident not in _FILE_HASHES:
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        _FILE_HASHES[ident] = digest.hexdigest()
-    return _FILE_HASHES[ident]

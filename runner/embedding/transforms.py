@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from runner.decode.spool import model_pixels
+
 RGB = tuple[float, float, float]
 
 
@@ -32,10 +34,12 @@ class Preprocess:
         """Return the model input for ``image``: float32 ``(3, S, S)``."""
         if image.mode != "RGB":
             image = image.convert("RGB")
-        # PIL's BILINEAR widens its filter when shrinking, i.e. it antialiases.
-        resized = image.resize((self.size, self.size), Image.Resampling.BILINEAR)
-        pixels = torch.from_numpy(np.array(resized, dtype=np.uint8))  # (S, S, 3) uint8
-        tensor = pixels.permute(2, 0, 1).to(torch.float32).div_(255.0)  # (3, S, S) in [0, 1]
+        return self.from_pixels(model_pixels(image, self.size))
+
+    def from_pixels(self, pixels: np.ndarray) -> torch.Tensor:
+        """Normalise resized pixels ((S, S, 3) uint8, e.g. from the spool) to (3, S, S)."""
+        tensor = torch.from_numpy(np.array(pixels, dtype=np.uint8))  # (S, S, 3), writable copy
+        tensor = tensor.permute(2, 0, 1).to(torch.float32).div_(255.0)  # (3, S, S) in [0, 1]
         return tensor.sub_(self._mean).div_(self._std)
 
     def blank(self) -> torch.Tensor:

@@ -1,58 +1,55 @@
-"""Collects predictions per rank and saves them as one shard file per rank."""
+"""Streams each process's predictions into the embedding cache as batches complete."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-import numpy as np
-import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-from runner.atomic import atomic_path
+from runner.embedding.cache import ShardSink
 from runner.embedding.model import Prediction
-from runner.progress import StageProgress
-from runner.write_paths import contained
-
-
-def shard_path(directory: Path, rank: int) -> Path:
-    """Where rank ``rank`` saves its shard."""
-    return contained(directory, f"shard-{rank}.npz")
-
-
-def save_shard(path: Path, *, keys: list[str], embeddings: np.ndarray) -> None:
-    """Write ``keys`` (N,) and ``embeddings`` (N, D) float32 atomically (temp name, rename)."""
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, keys=np.asarray(keys, dtype=np.str_), embeddings=embeddings)
-
-
-def load_shard(path: Path) -> tuple[list[str], np.ndarray]:
-    """Read a shard back: keys and their ``(N, D)`` float32 rows."""
-    with np.load(path, allow_pickle=False) as data:
-        return [str(k) for k in data["keys"]], np.asarray(data["embeddings"], dtype=np.float32)
+from runner.progress import NO_PROGRESS, StageProgress
 
 
 class ShardWriter(BasePredictionWriter):
-    """Accumulates each batch's keys and embeddings; saves ``shard-<rank>.npz`` at epoch end.
+    """Hands every batch's rows to a :class:`~runner.embedding.cache.ShardSink` of this rank.
 
-    Keys come from the batch itself (``batch_indices`` are not trusted: they are wrong or
-    missing under some samplers). Memory is O(N * D) floats per rank; images are never kept.
+    Nothing accumulates beyond one shard, so host memory stays flat in the number of samples,
+    and a kill loses at most the shard being filled. Keys come from the batch itself
+    (``batch_indices`` are not trusted: they are wrong or missing under some samplers).
 
     Args:
-        directory: Existing folder shared by all ranks (shards are merged from there).
+        folder: The model's shard folder in the embedding cache (shared by all ranks).
+        content_hashes: Content hash of every key this pass may see.
+        writer: This run's token; the rank is appended, so every process writes its own shards.
+        rows_per_shard: Rows per committed shard (default ``cache.SHARD_ROWS``).
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        content_hashes: Mapping[str, str],
+        *,
+        writer: str,
+        rows_per_shard: int | None = None,
+    ) -> None:
         super().__init__(write_interval="batch")
-        self.directory = directory
-        self._keys: list[str] = []
-        self._rows: list[torch.Tensor] = []
+        self.folder = folder
+        self.content_hashes = dict(content_hashes)
+        self.writer = writer
+        self.rows_per_shard = rows_per_shard
+        self._sink: ShardSink | None = None
 
     def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Start empty, even if this writer was used before."""
-        self._keys, self._rows = [], []
+        """Open this rank's sink."""
+        self._sink = ShardSink(
+            self.folder,
+            writer=f"{self.writer}-r{trainer.global_rank}",
+            rows_per_shard=self.rows_per_shard,
+        )
 
     def write_on_batch_end(
         self,
@@ -64,20 +61,15 @@ class ShardWriter(BasePredictionWriter):
         batch_idx: int,
         dataloader_idx: int,
     ) -> None:
-        """Keep this batch's rows with their keys."""
-        self._keys.extend(prediction["keys"])
-        self._rows.append(prediction["embeddings"])  # (B, D) float32, CPU
+        """Add this batch's rows; a full shard is committed at once."""
+        assert self._sink is not None
+        hashes = [self.content_hashes[key] for key in prediction["keys"]]
+        self._sink.add(hashes, prediction["embeddings"].numpy())  # (B, D) float32
 
     def on_predict_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Save everything this rank saw; an idle rank saves an empty shard."""
-        if self._rows:
-            embeddings = torch.cat(self._rows).numpy()  # (N_rank, D)
-        else:
-            embeddings = np.zeros((0, 0), dtype=np.float32)
-        save_shard(
-            shard_path(self.directory, trainer.global_rank), keys=self._keys, embeddings=embeddings
-        )
-        self._keys, self._rows = [], []
+        """Commit the last partial shard of this rank."""
+        if self._sink is not None:
+            self._sink.close()
 
 
 class ProgressCallback(pl.Callback):
@@ -90,6 +82,11 @@ class ProgressCallback(pl.Callback):
     def __init__(self, progress: StageProgress, n_samples: int) -> None:
         self.progress = progress
         self.n_samples = n_samples
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Spawned processes (``ddp_spawn``) get a silent copy: the console stays the parent's,
+        which shows the stage's start and end."""
+        return {**self.__dict__, "progress": NO_PROGRESS}
 
     def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:

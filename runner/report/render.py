@@ -23,7 +23,7 @@ import jinja2
 from runner.atomic import atomic_write_bytes
 from runner.errors import ConfigError, DataError, MissingDependencyError
 from runner.progress import NO_PROGRESS, StageProgress
-from runner.report import filters, plots
+from runner.report import filters, plots, reuse
 from runner.report.view import analysis_view, strategies_view
 from runner.report.view_inputs import inputs_view
 from runner.report.view_training import training_view
@@ -61,6 +61,7 @@ def render_report(
     template_dir: str = "",
     title: str = DEFAULT_TITLE,
     pdf_required: bool = False,
+    reuse_dir: Path | None = None,
     progress: StageProgress = NO_PROGRESS,
 ) -> RenderOutcome:
     """Render ``run_dir/report.json`` to ``report.html`` and ``report.pdf`` in ``run_dir``.
@@ -70,6 +71,8 @@ def render_report(
         template_dir: Optional folder whose templates override the packaged ones by name.
         title: Title on the cover and in the running header.
         pdf_required: Raise instead of warning when WeasyPrint cannot produce the PDF.
+        reuse_dir: Where rendered reports are kept by content (:mod:`runner.report.reuse`):
+            an unchanged report is copied from there instead of being rendered again.
         progress: Two steps: the HTML, then the PDF (the slow one).
 
     Returns:
@@ -83,6 +86,16 @@ def render_report(
     """
     progress.expect(2)
     report = load_report(run_dir)
+    key = None
+    if reuse_dir is not None:
+        dirs = [templates_dir(), *([Path(template_dir).expanduser()] if template_dir else [])]
+        key = reuse.content_key(report, run_dir=run_dir, template_dirs=dirs, title=title)
+        if reuse.reuse(reuse_dir, key, run_dir):
+            logger.info("report unchanged since an earlier run: its report.html and .pdf reused")
+            progress.advance(2)
+            return RenderOutcome(
+                html=run_dir / "report.html", pdf=run_dir / "report.pdf", warning=None
+            )
     env = build_environment(template_dir=template_dir)
     html = env.get_template(MAIN_TEMPLATE).render(
         report=report, view=build_view(report=report, run_dir=run_dir), title=title
@@ -100,6 +113,8 @@ def render_report(
         return RenderOutcome(html=html_path, pdf=None, warning=warning)
     pdf_path = contained(run_dir, "report.pdf")
     _write_atomic(path=pdf_path, data=pdf_bytes)
+    if reuse_dir is not None and key is not None:
+        reuse.keep(reuse_dir, key, run_dir)
     progress.advance()
     return RenderOutcome(html=html_path, pdf=pdf_path, warning=None)
 

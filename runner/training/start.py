@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from runner.config import ModelConfig
-from runner.embedding.models import WeightsSource, resolve_weights
+from runner.embedding.specs import WeightsSource, resolve_weights
 from runner.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -26,8 +26,8 @@ from runner.config import LightlyConfig
 from runner.datasource.sample import Sample
 from runner.decode.video import VideoInfo
 from runner.embedding.device import plan_device
-from runner.embedding.embed import quiet_lightning
 from runner.embedding.models import build_backbone, feature_net, load_checkpoint
+from runner.embedding.predict import quiet_lightning
 from runner.errors import ConfigError
 from runner.progress import NO_PROGRESS, StageProgress
 from runner.training.checkpoints import (

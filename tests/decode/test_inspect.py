@@ -190,8 +190,8 @@ def test_cache_keeps_only_the_current_samples(input_dir: Path, tmp_path: Path) -
         b"{not json",
         b"\xff\xfe\x00",
         b"[1, 2]",
-        b'{"format": 2, "entries": {"good.png": [1, 2, "x"]}}',
-        b'{"format": 2, "entries": {"good.png": [1, 2, "a", 4, 4, null, true, {"x": "y"}]}}',
+        b'{"format": 3, "entries": {"good.png": [1, 2, "x"]}}',
+        b'{"format": 3, "entries": {"good.png": [1, 2, "a", 4, 4, null, true, {"x": "y"}]}}',
     ],
 )
 def test_damaged_cache_is_ignored_with_a_warning(

@@ -11,7 +11,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from runner.embedding.models import WeightsSource, build_backbone, load_checkpoint
+from runner.embedding.models import build_backbone, load_checkpoint
+from runner.embedding.specs import WeightsSource
 from runner.embedding.state_files import read_state_dict
 from runner.errors import ConfigError
 from tests.conftest import FAST, Mounts, run_cli

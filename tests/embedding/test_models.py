@@ -12,12 +12,11 @@ from runner.config import LoaderConfig, ModelConfig, TrainerConfig
 from runner.embedding.datamodule import available_cpus, resolve_num_workers
 from runner.embedding.device import plan_device
 from runner.embedding.fuse import optimize_for_inference
-from runner.embedding.models import (
+from runner.embedding.models import build_backbone, load_checkpoint
+from runner.embedding.specs import (
     LITE_MEAN,
     WeightsSource,
-    build_backbone,
     get_spec,
-    load_checkpoint,
     model_fingerprint,
     resolve_weights,
 )
