@@ -26,6 +26,7 @@ from runner.config import LightlyConfig
 from runner.datasource.sample import Sample
 from runner.decode.video import VideoInfo
 from runner.embedding.cache import load_cache, save_cache
+from runner.embedding.cache_lock import cache_lock
 from runner.embedding.datamodule import EmbeddingDataModule
 from runner.embedding.device import DevicePlan, plan_device
 from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE, FrameThumbnailCache
@@ -139,30 +140,32 @@ def embed(
     keys = _sorted_keys(samples, content_hashes)
     job = _plan(cfg, checkpoint=checkpoint, normalize=normalize, work_dir=cache_dir)
     cache_file = contained(cache_dir, f"{job.fingerprint[:16]}.npz")
-    table = load_cache(cache_file, dim=job.embedding_dim)
-    hashes = [content_hashes[k] for k in keys]
-    cached = table.lookup(hashes) >= 0  # (N,)
-    wanted = {h for h, hit in zip(hashes, cached.tolist(), strict=True) if not hit}
-    if frame_thumbnails is not None:
-        wanted |= {content_hashes[k] for k in frame_thumbnails.missing(keys, content_hashes)}
-    todo = _one_sample_per_content(samples, content_hashes, wanted)
-    if todo:
-        thumbnails = (
-            {s.key: frame_thumbnails.path(content_hashes[s.key]) for s in todo}
-            if frame_thumbnails is not None
-            else {}
-        )
-        # (K,) keys, (K, D) float32 rows
-        new_keys, new_rows = _predict(
-            todo,
-            job=job,
-            videos=videos,
-            thumbnails=thumbnails,
-            thumbnail_size=frame_thumbnails.size if frame_thumbnails else THUMBNAIL_SIZE,
-            progress=progress,
-        )
-        table = table.merged([content_hashes[k] for k in new_keys], new_rows)
-        save_cache(cache_file, table)
+    lock_file = contained(cache_dir, f"{job.fingerprint[:16]}.lock")
+    with cache_lock(lock_file):  # jobs of a parallel sweep embed each sample once
+        table = load_cache(cache_file, dim=job.embedding_dim)
+        hashes = [content_hashes[k] for k in keys]
+        cached = table.lookup(hashes) >= 0  # (N,)
+        wanted = {h for h, hit in zip(hashes, cached.tolist(), strict=True) if not hit}
+        if frame_thumbnails is not None:
+            wanted |= {content_hashes[k] for k in frame_thumbnails.missing(keys, content_hashes)}
+        todo = _one_sample_per_content(samples, content_hashes, wanted)
+        if todo:
+            thumbnails = (
+                {s.key: frame_thumbnails.path(content_hashes[s.key]) for s in todo}
+                if frame_thumbnails is not None
+                else {}
+            )
+            # (K,) keys, (K, D) float32 rows
+            new_keys, new_rows = _predict(
+                todo,
+                job=job,
+                videos=videos,
+                thumbnails=thumbnails,
+                thumbnail_size=frame_thumbnails.size if frame_thumbnails else THUMBNAIL_SIZE,
+                progress=progress,
+            )
+            table = table.merged([content_hashes[k] for k in new_keys], new_rows)
+            save_cache(cache_file, table)
     rows = table.embeddings[table.lookup(hashes)].astype(np.float32)  # (N, D), fp16 values
     n_hits = int(cached.sum())
     log.info("embeddings: %d cached, %d computed", n_hits, len(todo))
