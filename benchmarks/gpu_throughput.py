@@ -159,7 +159,8 @@ def write_section(results: dict[str, object], command: str) -> None:
     lines = [
         SECTION,
         "",
-        f"Device: {results['device']}; torch {torch.__version__}; 1-min load average"
+        f"Device: {results['device']}; torch {torch.__version__}, {torch.get_num_threads()}"
+        f" intra-op threads; 1-min load average"
         f" {results['load']}. Date: {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`.",
         "",
         "| goal | measured | target (one H100) |",
@@ -173,7 +174,9 @@ def write_section(results: dict[str, object], command: str) -> None:
         lines += [
             "",
             "This run is on the CPU: it proves the script and the device-agnostic code path,"
-            " not the GPU goals. **GPU figures: unmeasured** (no GPU was lent to this work).",
+            " not the GPU goals (a load average above the core count means a shared machine:"
+            " CPU figures are then lower bounds). **GPU figures: unmeasured** (no GPU was lent"
+            " to this work).",
         ]
     replace_section("\n".join(lines) + "\n")
 

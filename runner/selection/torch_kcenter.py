@@ -145,23 +145,17 @@ class TorchKCenter:
         return keys.masked_fill(self._dead[rows], float("-inf"))
 
     def argmax(self, *, factor: npt.NDArray[np.float64] | None, power: float) -> tuple[int, float]:
-        """The alive row with the largest ``factor · d^power`` (ties: the lowest row).
-
-        Args:
-            factor: Fixed non-negative weight per row, or ``None`` for 1.  # (N,) float64
-            power: Exponent of the distance, > 0.
-
-        Returns:
-            The row and its key; the row is not added (call :meth:`add_row`).
+        """The alive row with the largest ``factor · d^power`` and its key (ties: the lowest
+        row), as :meth:`runner.selection.kcenter.LazyKCenter.argmax`.
 
         Raises:
             ValueError: No center yet, or every row is a center.
         """
+        new_key = self._params != (id(factor), power)  # another key: sort the rows again
         if not self._centers or bool(self._dead.all()):
             raise ValueError("argmax needs at least one center and one other row")
-        params = (id(factor), power)
-        if self._params != params:
-            self._params, self._power = params, power
+        if new_key:
+            self._params, self._power = (id(factor), power), power
             self._factor = (
                 None if factor is None else self._torch.from_numpy(factor).to(self._x.device)
             )
