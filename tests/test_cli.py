@@ -205,7 +205,7 @@ def test_parallel_sweep_jobs_share_the_cache_and_embed_each_sample_once(
 ) -> None:
     values = ",".join(map(str, n_samples))
     args = ["-m", *mounts.overrides(), *FAST, *launcher, f"selection.n_samples={values}"]
-    result = run_cli(args, cwd=tmp_path)
+    result = run_cli(args, cwd=tmp_path, timeout=1200)
     assert result.returncode == 0, result.stderr
     reports = _sweep_reports(mounts)
     assert sorted(r["counts"]["selected"] for r in reports) == n_samples  # type: ignore[index]
