@@ -220,11 +220,13 @@ def _check_sweep_dir(config_name: str, combo: list[str], overrides: Sequence[str
     """Refuse a ``hydra.sweep.dir`` outside the Lightly datasource before Hydra creates it.
 
     Raises:
-        UserError: The sweep folder is not inside the Lightly datasource.
+        UserError: The sweep folder is not inside the Lightly datasource, or a ``hydra.``
+            override does not fit the config.
     """
     from runner.report.sweep import sweep_dir_of
 
-    hydra_overrides = [o for o in overrides if o.lstrip("+~").startswith("hydra.")]
+    # hydra.* keys and hydra/* groups (a launcher: its keys exist only once it is chosen)
+    hydra_overrides = [o for o in overrides if o.lstrip("+~").startswith(("hydra.", "hydra/"))]
     GlobalHydra.instance().clear()
     try:
         with hydra.initialize_config_dir(str(config_dir()), version_base="1.3"):
@@ -233,6 +235,8 @@ def _check_sweep_dir(config_name: str, combo: list[str], overrides: Sequence[str
                 overrides=[*combo, *hydra_overrides],
                 return_hydra_config=True,
             )
+    except Exception as exc:  # e.g. a hydra.launcher key the chosen launcher does not have
+        raise UserError(describe(exc)) from exc
     finally:
         GlobalHydra.instance().clear()
     sweep_dir_of(cfg)

@@ -187,3 +187,36 @@ def test_datapool_second_run_adds_only_new_samples_far_from_earlier_picks(
     third = run_cli([*mounts.overrides(), *FAST, *pool, "selection.n_samples=2"], cwd=tmp_path)
     assert third.returncode == 2
     assert "no new samples since the last datapool run" in third.stderr
+
+
+def _sweep_reports(mounts: Mounts) -> list[dict[str, object]]:
+    runs = sorted(p for p in mounts.runs_dir.iterdir() if p.is_dir() and not p.is_symlink())
+    return [json.loads((r / "report.json").read_text()) for r in runs]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("launcher", "n_samples"),
+    [
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=3"], [2, 4, 6]),
+        (["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=20"], [2, 3]),
+    ],
+    ids=["joblib", "submitit_local"],
+)
+def test_parallel_sweep_jobs_share_the_cache_and_embed_each_sample_once(
+    mounts: Mounts, tmp_path: Path, launcher: list[str], n_samples: list[int]
+) -> None:
+    values = ",".join(map(str, n_samples))
+    args = ["-m", *mounts.overrides(), *FAST, *launcher, f"selection.n_samples={values}"]
+    result = run_cli(args, cwd=tmp_path, timeout=1200)
+    assert result.returncode == 0, result.stderr
+    reports = _sweep_reports(mounts)
+    assert sorted(r["counts"]["selected"] for r in reports) == n_samples  # type: ignore[index]
+    misses = sorted(r["embedding_cache"]["misses"] for r in reports)  # type: ignore[index]
+    assert misses == [0] * (len(n_samples) - 1) + [12], "jobs run at once, one embeds"
+    cache = mounts.lightly_dir / ".lightly" / "cache" / "embeddings"
+    entries = sorted(p.suffix for p in cache.iterdir() if not p.name.startswith(".shards-"))
+    assert entries == [".lock", ".npz"], "one entry, no torn or temporary file left"
+    sweeps = list((mounts.lightly_dir / ".lightly" / "sweeps").iterdir())
+    assert len(sweeps) == 1 and (sweeps[0] / "sweep_report.json").is_file()
+    assert not any(tmp_path.glob("multirun")), "Hydra writes nothing to the cwd"

@@ -166,6 +166,14 @@ def test_every_sweep_value_is_checked_before_the_first_job(mounts: Mounts) -> No
         precheck(["-m", *mounts.overrides(), "selection.n_samples=3,5,oops"])
 
 
+def test_launcher_keys_are_checked_with_their_launcher(mounts: Mounts) -> None:
+    sweep = ["-m", *mounts.overrides(), "selection.n_samples=3,5"]
+    precheck([*sweep, "hydra/launcher=joblib", "hydra.launcher.n_jobs=3"])
+    precheck([*sweep, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=20"])
+    with pytest.raises(UserError, match=r"n_jobs"):
+        precheck([*sweep, "hydra.launcher.n_jobs=3"])  # the basic launcher has no n_jobs
+
+
 def test_missing_mounts_name_the_key() -> None:
     with pytest.raises(UserError, match=r"missing required value .mounts\.input_mount."):
         precheck(["selection.n_samples=3"])

@@ -12,6 +12,7 @@ selection and the artifacts read; a first run and a rerun return the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
@@ -28,6 +29,7 @@ from runner.datasource.sample import Sample
 from runner.decode.spool import InputSpool
 from runner.decode.video import VideoInfo
 from runner.embedding.cache import EmbeddingCache, shard_folder
+from runner.embedding.cache_lock import cache_lock
 from runner.embedding.device import DevicePlan, plan_device
 from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE, FrameThumbnailCache
 from runner.embedding.model_choice import ResolvedModel, resolve_model
@@ -37,6 +39,7 @@ from runner.embedding.specs import (
 )
 from runner.errors import ConfigError
 from runner.progress import NO_PROGRESS, StageProgress
+from runner.write_paths import contained
 
 log = logging.getLogger(__name__)
 
@@ -146,37 +149,42 @@ def embed(
     keys = _sorted_keys(samples, content_hashes)
     job = _plan(cfg, checkpoint=checkpoint, normalize=normalize, work_dir=cache_dir)
     folder = shard_folder(cache_dir, job.fingerprint)
-    cache = EmbeddingCache.open(folder, dim=job.embedding_dim)
-    hashes = [content_hashes[k] for k in keys]
-    cached = cache.lookup(hashes) >= 0  # (N,)
-    wanted = {h for h, hit in zip(hashes, cached.tolist(), strict=True) if not hit}
-    if frame_thumbnails is not None:
-        wanted |= {content_hashes[k] for k in frame_thumbnails.missing(keys, content_hashes)}
-    todo = _one_sample_per_content(samples, content_hashes, wanted)
-    missing = functools.partial(
-        _embed_missing,
-        folder=folder,
-        content_hashes=content_hashes,
-        videos=videos,
-        frame_thumbnails=frame_thumbnails,
-        spool=spool,
-        progress=progress,
-    )
-    try:
-        if todo:
-            missing(todo, job)
-        if share_only:
-            return EmbeddingResult(keys, np.zeros((0, job.embedding_dim), np.float16), {}, 0, 0)
-        if todo:  # read again: every rank's shards are in now
-            cache = EmbeddingCache.open(folder, dim=job.embedding_dim)
-            gaps = [s for s in todo if cache.lookup([content_hashes[s.key]])[0] < 0]
-            if gaps and job.device.world_size > 1:
-                log.warning("%d samples no rank delivered: embedding them here", len(gaps))
-                missing(gaps, replace(job, device=job.device.single()))
+    # Jobs of a parallel sweep embed each sample once: one computes, the others wait and
+    # then find it cached. A helper rank never waits: rank 0 may hold the lock while it waits
+    # for this rank in a collective operation.
+    lock_file = contained(cache_dir, f"{folder.name}.lock")
+    with contextlib.nullcontext() if share_only else cache_lock(lock_file):
+        cache = EmbeddingCache.open(folder, dim=job.embedding_dim)
+        hashes = [content_hashes[k] for k in keys]
+        cached = cache.lookup(hashes) >= 0  # (N,)
+        wanted = {h for h, hit in zip(hashes, cached.tolist(), strict=True) if not hit}
+        if frame_thumbnails is not None:
+            wanted |= {content_hashes[k] for k in frame_thumbnails.missing(keys, content_hashes)}
+        todo = _one_sample_per_content(samples, content_hashes, wanted)
+        missing = functools.partial(
+            _embed_missing,
+            folder=folder,
+            content_hashes=content_hashes,
+            videos=videos,
+            frame_thumbnails=frame_thumbnails,
+            spool=spool,
+            progress=progress,
+        )
+        try:
+            if todo:
+                missing(todo, job)
+            if share_only:
+                return EmbeddingResult(keys, np.zeros((0, job.embedding_dim), np.float16), {}, 0, 0)
+            if todo:  # read again: every rank's shards are in now
                 cache = EmbeddingCache.open(folder, dim=job.embedding_dim)
-    finally:
-        if spool is not None:
-            spool.remove()  # consumed: the inspection made it for this pass only
+                gaps = [s for s in todo if cache.lookup([content_hashes[s.key]])[0] < 0]
+                if gaps and job.device.world_size > 1:
+                    log.warning("%d samples no rank delivered: embedding them here", len(gaps))
+                    missing(gaps, replace(job, device=job.device.single()))
+                    cache = EmbeddingCache.open(folder, dim=job.embedding_dim)
+        finally:
+            if spool is not None:
+                spool.remove()  # consumed: the inspection made it for this pass only
     try:
         rows = cache.gather(hashes)  # (N, D) float16
     except KeyError as exc:

@@ -4,7 +4,8 @@ The objective of a candidate is its Euclidean distance to the nearest selected s
 running minimum is kept as squared distances, ``d² = |x|² + |c|² - 2 x·c`` (clipped at 0), and
 no N-by-N matrix is ever built. On the CPU the lazy, blocked engine of
 :mod:`runner.selection.kcenter` does the work (exact picks, a fraction of the distances); with
-a CUDA device and a large problem, one matrix-vector product per pick on the device. Without
+a CUDA device and a large problem, its torch port (:mod:`runner.selection.torch_kcenter`)
+on the device. Without
 preselected samples the distance to the (empty) selection is undefined: the first pick is then
 random, drawn from ``np.random.default_rng(seed)``.
 

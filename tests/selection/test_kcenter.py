@@ -7,6 +7,9 @@ import numpy.typing as npt
 import pytest
 
 from runner.selection.kcenter import LazyKCenter
+from runner.selection.torch_kcenter import TorchKCenter
+
+Engine = LazyKCenter | TorchKCenter
 
 
 def unit(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -54,7 +57,7 @@ def oracle(
 
 
 def run_engine(
-    engine: LazyKCenter,
+    engine: Engine,
     k: int,
     factor: npt.NDArray[np.float64] | None = None,
     power: float = 1.0,
@@ -141,3 +144,51 @@ def test_same_data_same_picks_byte_for_byte() -> None:
         picks = run_engine(engine, 200)
         runs.append((picks, engine.min_d2().tobytes()))
     assert runs[0] == runs[1]
+
+
+# --- the torch port (CUDA on a GPU machine; the same code on the CPU here) ------------------
+
+
+@pytest.mark.parametrize("make", [random_rows, clustered_rows])
+@pytest.mark.parametrize("block", [256, 16, 3])
+def test_torch_engine_picks_equal_the_exact_greedy_and_numpy(make: object, block: int) -> None:
+    x = make(2000, 24, 3)  # type: ignore[operator]
+    engine = TorchKCenter(x, block=block, device="cpu")
+    engine.add_row(0)
+    picks = run_engine(engine, 300)
+    assert picks == oracle(x, [0], 300)
+    numpy_engine = LazyKCenter(x, block=block)
+    numpy_engine.add_row(0)
+    assert picks == run_engine(numpy_engine, 300)
+    assert engine.stats["updates"] >= 300 // block - 1  # centers were folded in blocks
+    assert engine.stats["scanned"] < 2000 * 300  # and most rows were never made exact
+
+
+def test_torch_engine_factor_power_preselected_and_distances() -> None:
+    x = clustered_rows(1500, 12, 1)
+    factor = np.random.default_rng(0).uniform(0.1, 1.0, 1500)
+    pre = np.array([3, 50, 400], dtype=np.int64)
+    for power in (1.0, 0.5, 3.0):
+        engine = TorchKCenter(x, block=8, device="cpu")
+        engine.add_rows(pre)
+        picks = run_engine(engine, 120, factor, power)
+        assert picks == oracle(x, [3, 50, 400], 120, factor, power)
+    x64 = x.astype(np.float64)
+    expected = np.min(
+        [np.sum((x64 - x64[c]) ** 2, axis=1) for c in [*pre.tolist(), *picks]], axis=0
+    )
+    assert engine.at(5) == pytest.approx(expected[5], abs=1e-5)
+    assert engine.at(picks[-1]) == 0.0
+    np.testing.assert_allclose(engine.min_d2(), expected, atol=1e-5)
+    assert run_engine(engine, 20) == oracle(x, [3, 50, 400, *picks], 20)
+
+
+def test_torch_engine_resolves_duplicates_to_the_lowest_row() -> None:
+    x = np.repeat(random_rows(5, 4, 0), 4, axis=0)  # rows 4i..4i+3 are equal
+    engine = TorchKCenter(x, block=2, device="cpu")
+    engine.add_row(0)
+    picks = run_engine(engine, 19)
+    assert picks[:4] == oracle(x, [0], 4)
+    assert picks[4:] == sorted(picks[4:]) and sorted(picks) == list(range(1, 20))
+    with pytest.raises(ValueError, match="at least one center"):
+        TorchKCenter(x, device="cpu").argmax(factor=None, power=1.0)
