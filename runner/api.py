@@ -319,10 +319,19 @@ class ApiWorkflowClient(DownloadsMixin, TagsMixin):
         """Yield the run's info each time it changes, until it ends (Lightly's loop).
 
         Lightly polls its server every 30 s; the local worker is polled every
-        ``poll_interval_s`` seconds (0.2 by default).
+        ``poll_interval_s`` seconds (0.2 by default). A run of this process yields every state
+        it went through, in order, even one that lasted less than a poll.
         """
         last: ComputeWorkerRunInfo | None = None
+        seen = 0  # entries of the run's history already yielded
         while True:
+            scheduled = WORKER.get(scheduled_run_id)
+            if scheduled is not None:
+                history = scheduled.history[:]  # (state, message) in order
+                for state, message in history[seen:]:
+                    last = ComputeWorkerRunInfo(str(state), message)
+                    yield last
+                seen = len(history)
             info = self.get_compute_worker_run_info(scheduled_run_id)
             if info != last:
                 yield info

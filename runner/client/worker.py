@@ -54,10 +54,14 @@ class ScheduledRun:
     message: str = "Waiting for pickup by the local worker."
     last_modified_at: int = 0
     order: int = 0
+    history: list[tuple[DockerRunState, str]] = field(default_factory=list)
+    """Every (state, message) the run went through, in order: a monitor that polls less often
+    than a short stage lasts still sees each state once."""
 
     def update(self, run_state: DockerRunState, message: str) -> None:
         self.run_state, self.message = run_state, message
         self.last_modified_at = int(time.time() * 1000)
+        self.history.append((run_state, message))  # appends are atomic under the GIL
 
 
 class LocalWorker:
