@@ -215,8 +215,12 @@ def test_parallel_sweep_jobs_share_the_cache_and_embed_each_sample_once(
     misses = sorted(r["embedding_cache"]["misses"] for r in reports)  # type: ignore[index]
     assert misses == [0] * (len(n_samples) - 1) + [12], "jobs run at once, one embeds"
     cache = mounts.lightly_dir / ".lightly" / "cache" / "embeddings"
-    entries = sorted(p.suffix for p in cache.iterdir() if not p.name.startswith(".shards-"))
-    assert entries == [".lock", ".npz"], "one entry, no torn or temporary file left"
+    folders = [p for p in cache.iterdir() if p.is_dir()]
+    assert len(folders) == 1 and sorted(p.name for p in cache.iterdir()) == sorted(
+        [folders[0].name, f"{folders[0].name}.lock"]
+    ), "one model's shard folder and its lock"
+    shards = [p.name for p in folders[0].iterdir()]
+    assert shards and all(n.startswith("shard-") for n in shards), "no torn or temporary file"
     sweeps = list((mounts.lightly_dir / ".lightly" / "sweeps").iterdir())
     assert len(sweeps) == 1 and (sweeps[0] / "sweep_report.json").is_file()
     assert not any(tmp_path.glob("multirun")), "Hydra writes nothing to the cwd"
