@@ -364,7 +364,8 @@ class ApiWorkflowClient(DownloadsMixin, TagsMixin):
             live = self._live_run(scheduled)
             if live is not None:
                 found[live.id] = live
-        runs = sorted(found.values(), key=lambda r: (r.created_at, r.id))
+        # Run ids carry whole seconds: within one second the run that ended first came first.
+        runs = sorted(found.values(), key=lambda r: (r.created_at, r.last_modified_at, r.id))
         return [r for r in runs if dataset_id is None or r.dataset_id == dataset_id]
 
     def get_compute_worker_run(self, run_id: str) -> DockerRunData:

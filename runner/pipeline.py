@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.artifacts.frames import export_frames
 from runner.artifacts.lightly_thumbnails import thumbnail_paths, write_lightly_thumbnails
@@ -49,9 +49,11 @@ from runner.report.thumbnails import make_thumbnails
 from runner.selection.resolve import QueryKeys
 from runner.selection.select import SelectionResult, select
 from runner.training.checkpoints import checkpoint_to_load
-from runner.training.train import TrainedBackbone, train
 from runner.validate import no_effect_keys, validate_run_config
 from runner.write_paths import contained
+
+if TYPE_CHECKING:  # training loads torch and Lightning: only when a run trains
+    from runner.training.train import TrainedBackbone
 
 log = logging.getLogger(__name__)
 
@@ -416,6 +418,8 @@ def train_backbone(
     if not cfg.worker.enable_training:
         return None
     with clock.stage("train") as progress:
+        from runner.training.train import train
+
         return train(
             prepared.usable,
             cfg=cfg.lightly,

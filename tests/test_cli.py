@@ -46,7 +46,7 @@ def test_run_writes_every_artifact_from_another_cwd(mounts: Mounts, tmp_path: Pa
         if " in " in line and line.split(":")[0].endswith(tuple(STAGES))
     ]
     assert stage_lines == list(STAGES)
-    assert "[lightly-run] embed: loading model efficientnet-lite0 on cpu" in result.stderr
+    assert "[lightly-run] embed: loading torch and model efficientnet-lite0 on cpu" in result.stderr
     assert "\r" not in result.stderr
     assert "stage inspect: started" in (run_dir / "log.txt").read_text()
     for name in [

@@ -47,9 +47,9 @@ def test_each_image_is_decoded_once_for_every_use(
     report_sources: list[Path] = []
     real_load = report_thumbnails._load_thumbnail
 
-    def record(*, path: Path, size: int) -> Any:
+    def record(*, path: Path, size: int, box: Any = None) -> Any:
         report_sources.append(path)
-        return real_load(path=path, size=size)
+        return real_load(path=path, size=size, box=box)
 
     monkeypatch.setattr(inspect_module, "inspect_file", count_inspection)
     monkeypatch.setattr(dataset_module, "open_image", no_second_decode)

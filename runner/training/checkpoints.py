@@ -14,14 +14,15 @@ import io
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from runner.atomic import atomic_write_bytes
 from runner.config import WorkerConfig
 from runner.errors import ConfigError
 from runner.write_paths import contained
+
+if TYPE_CHECKING:  # torch loads only when a checkpoint is written, not for every run
+    import torch
 
 CHECKPOINTS = "checkpoints"
 RUN_ARTIFACT = "checkpoint.ckpt"
@@ -49,6 +50,8 @@ def checkpoint_bytes(
     state = {f"model.backbone.{k}": v.detach().cpu().clone() for k, v in backbone.items()}
     state |= {f"model.projection_head.{k}": v.detach().cpu().clone() for k, v in head.items()}
     buffer = io.BytesIO()  # a buffer's archive name is fixed, unlike a file's (its stem)
+    import torch
+
     torch.save(
         {
             "state_dict": state,
