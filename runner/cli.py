@@ -295,7 +295,7 @@ def start_up(argv: Sequence[str]) -> None:
 def main() -> None:
     """Console script ``lightly-run``."""
     register_configs()
-    register_help_resolvers()
+    register_help_resolvers(sys.argv[1:])
     setup_logging()
     sys.argv[1:] = open_free_form_keys(sys.argv[1:])
     try:

@@ -12,6 +12,8 @@ the page is printed:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
@@ -51,11 +53,32 @@ def docs_location() -> str:
     return f"{docs.parent / 'README.md'} and {docs}/" if docs is not None else DOCS_ELSEWHERE
 
 
-def register_help_resolvers() -> None:
-    """Make the help template's resolvers known to OmegaConf (idempotent)."""
+HELP_FLAGS = frozenset({"--help", "-h"})
+"""Hydra's flags that print the help page (the only time the page's values are needed)."""
+
+
+def _not_printed() -> str:
+    """Stands in for a help value when no help page is printed."""
+    return ""
+
+
+def register_help_resolvers(argv: Sequence[str]) -> None:
+    """Make the help template's resolvers known to OmegaConf (idempotent).
+
+    Hydra dereferences the template each time it merges the config (three times per run), and
+    listing the config groups walks every config source: ~1 s of CPU for nothing on a run that
+    prints no help. So the real resolvers are registered only when ``argv`` asks for the page.
+    """
+    printing = not HELP_FLAGS.isdisjoint(argv)
     OmegaConf.register_new_resolver(
-        "lightly_runner.config_groups", config_groups, replace=True, use_cache=False
+        "lightly_runner.config_groups",
+        config_groups if printing else _not_printed,
+        replace=True,
+        use_cache=False,
     )
     OmegaConf.register_new_resolver(
-        "lightly_runner.docs", docs_location, replace=True, use_cache=False
+        "lightly_runner.docs",
+        docs_location if printing else _not_printed,
+        replace=True,
+        use_cache=False,
     )

@@ -33,3 +33,17 @@ def test_help_page_shows_usage_invocations_groups_and_docs(tmp_path: Path) -> No
     assert "input_mount: ???" not in page  # no config dump
     assert len(page.splitlines()) < 60
     assert max(len(line) for line in page.splitlines() if not line.startswith("Docs:")) <= 100
+
+
+def test_help_values_are_computed_only_when_the_page_is_printed() -> None:
+    from omegaconf import OmegaConf
+
+    from runner.help import register_help_resolvers
+
+    template = OmegaConf.create({"docs": "${lightly_runner.docs:}"})
+    register_help_resolvers(["selection.n_samples=10"])
+    assert template.docs == ""  # a run: Hydra merges the template thrice, for nothing
+    register_help_resolvers(["--help"])
+    assert "docs" in template.docs
+    register_help_resolvers(["-h"])
+    assert template.docs != ""

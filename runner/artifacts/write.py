@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,10 +39,36 @@ def write_embeddings_csv(path: Path, keys: Sequence[str], embeddings: np.ndarray
     header = ",".join(["filenames", *[f"embedding_{i}" for i in range(dim)], "labels"])
     buffer = io.StringIO()
     buffer.write(header + "\n")
-    row_format = ",".join(["%.6g"] * dim)
-    for key, row in zip(keys, embeddings.astype(np.float64), strict=True):
-        buffer.write(f"{_csv_field(key)},{row_format % tuple(row)},0\n")
+    for start in range(0, n, _ROWS):
+        block = embeddings[start : start + _ROWS]
+        for key, text in zip(keys[start : start + _ROWS], _format_rows(block), strict=True):
+            buffer.write(f"{_csv_field(key)},{text},0\n")
     atomic_write_text(path, buffer.getvalue())
+
+
+_ROWS = 4_096  # embedding rows formatted at a time (the input may be a memory map)
+
+
+@functools.cache
+def _float16_texts() -> np.ndarray:
+    """``%.6g,`` of every float16 value, indexed by its 16-bit pattern.  # (65536,) bytes"""
+    values = np.arange(2**16, dtype=np.uint16).view(np.float16).astype(np.float64)
+    return np.array([b"%.6g," % v for v in values.tolist()])  # NUL-padded to one width
+
+
+def _format_rows(block: np.ndarray) -> list[str]:
+    """Each row's values as ``%.6g`` joined by commas.
+
+    The embedding cache holds float16, which has only 65,536 values: their texts are formatted
+    once, gathered by bit pattern as fixed-width NUL-padded bytes, and the padding deleted, ~10x
+    faster than formatting 2,000 x 1,280 floats one by one, with the same text (``%.6g`` of
+    the value as float64). Other dtypes (user-supplied embeddings) are formatted directly.
+    """
+    if block.dtype == np.float16:
+        texts = _float16_texts()[block.view(np.uint16)]  # (R, D) fixed-width bytes
+        return [row.tobytes().translate(None, b"\0")[:-1].decode() for row in texts]
+    row_format = ",".join(["%.6g"] * block.shape[1])
+    return [row_format % tuple(row) for row in block.astype(np.float64).tolist()]
 
 
 def _csv_field(value: str) -> str:
