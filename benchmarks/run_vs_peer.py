@@ -104,18 +104,34 @@ def measure(n: int, with_peer: bool, rounds: int, peers: Path, work: Path) -> di
     }
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or nothing where it cannot be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def _fmt(values: list[float]) -> str:
     return " / ".join(f"{v:.1f}" for v in values)
 
 
 def write_section(rows: list[dict[str, object]], command: str, rounds: int) -> None:
+    peak = max(float(v) for r in rows for v in r["loads"])  # type: ignore[attr-defined]
+    shared = (
+        "**shared with other jobs**"
+        if peak > (os.cpu_count() or 1) + 0.5
+        else f"otherwise idle (1-min load average at most {peak:.1f})"
+    )
     lines = [
         SECTION,
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, no GPU; **shared with other engineers' jobs** (load "
-        f"average before each command in the table). Date: {datetime.now(UTC):%Y-%m-%d}. "
-        f"Command: `{command}`.",
+        f"Machine: {platform.machine()} {_cpu_model()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, no GPU; {shared} (load average before each command in "
+        f"the table). Date: {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`.",
         "",
         "lightly-run at its defaults (EfficientNet-Lite0, 128 px, pretrained; inspection, "
         "embedding, DIVERSITY selecting 100, Lightly thumbnails, artifacts, PDF report) on a "
