@@ -49,6 +49,7 @@ from runner.report.thumbnails import make_thumbnails
 from runner.selection.resolve import QueryKeys
 from runner.selection.select import SelectionResult, select
 from runner.training.checkpoints import checkpoint_to_load
+from runner.training.on_crops import training_samples
 from runner.validate import no_effect_keys, validate_run_config
 from runner.write_paths import contained
 
@@ -109,7 +110,7 @@ def run(
                 resolve_input, inputs = crop_resolver(
                     crops, dot_lightly=sources.dot_lightly, selection=cfg.selection
                 )
-            trained = train_backbone(cfg, sources, run_dir, prepared, clock)
+            trained = train_backbone(cfg, sources, run_dir, prepared, crops, clock)
             with clock.stage("embed") as embed_progress:
                 embedded = embed_candidates(cfg, sources, prepared, crops, trained, embed_progress)
             with clock.stage("select") as select_progress:
@@ -412,18 +413,21 @@ def train_backbone(
     sources: Datasources,
     run_dir: RunDirectory,
     prepared: Prepared,
+    crops: CropSet | None,
     clock: StageClock,
 ) -> TrainedBackbone | None:
-    """``worker.enable_training``: fine-tune the backbone on the candidates (else None)."""
+    """``worker.enable_training``: fine-tune the backbone on the candidates, or on the object
+    crops of ``worker.training.task_name`` (else None)."""
     if not cfg.worker.enable_training:
         return None
+    task_name = cfg.worker.training.task_name
     with clock.stage("train") as progress:
         from runner.training.train import train
 
         return train(
-            prepared.usable,
+            training_samples(prepared.usable, task_name=task_name, crops=crops),
             cfg=cfg.lightly,
-            task_name=cfg.worker.training.task_name,
+            crop_task=task_name or None,
             start_from=_checkpoint(cfg, sources),
             dot_lightly=sources.dot_lightly,
             run_dir=run_dir.path,

@@ -129,9 +129,9 @@ def test_user_embeddings_exclude_the_model_options(mounts: Mounts) -> None:
     assert "no such file" in check(mounts, "worker.embeddings=nope.csv")
 
 
-def test_crop_training_is_refused_in_one_line(mounts: Mounts) -> None:
+def test_crop_training_needs_a_selection_of_those_crops(mounts: Mounts) -> None:
     message = check(mounts, "worker.training.task_name=det", "worker.enable_training=true")
-    assert "object crops is not available yet" in message
+    assert "the selection is of whole images" in message and "task: det" in message
 
 
 def test_training_a_resnet_without_local_weights_starts_from_random_weights(

@@ -19,7 +19,11 @@ def training_view(report: Mapping[str, Any]) -> dict[str, Any] | None:
         "device": f"{training['device']} ({training['precision']})",
         "epochs": f"{training['epochs']} of {training['max_epochs']}",
         "steps": training["steps"],
-        "samples": training["samples"],
+        "samples": (
+            f"{training['samples']} object crops of task '{training['crops_of_task']}'"
+            if training.get("crops_of_task")
+            else training["samples"]
+        ),
         "batch size": training["batch_size"],
         "time": f"{training['seconds']:.1f} s",
         "first / last epoch loss": (

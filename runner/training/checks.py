@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.config import RunConfig
+from runner.crops.plan import object_task
 from runner.embedding.from_csv import resolve_embeddings_file
 from runner.errors import ConfigError
 from runner.training.checkpoints import checkpoint_to_load
-from runner.training.options import refuse_crop_training, training_options
+from runner.training.on_crops import check_crop_training
+from runner.training.options import training_options
 from runner.training.start import starting_weights
 
 # Lightly's training keys that change nothing without ``worker.enable_training``.
@@ -49,7 +51,7 @@ def check_model_sources(cfg: RunConfig, *, lightly_dir: Path, dot_lightly: Path)
         resolve_embeddings_file(worker.embeddings, lightly_dir=lightly_dir)
         return None
     if worker.enable_training:
-        refuse_crop_training(worker.training.task_name)
+        check_crop_training(worker.training.task_name, object_task(cfg))
         training_options(lightly)
         starting_weights(lightly.model, seed=lightly.seed, checkpoint=checkpoint)
     return checkpoint

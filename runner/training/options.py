@@ -82,19 +82,6 @@ def _number(value: object, key: str, *, low: float, strict: bool = True) -> floa
     return float(value)
 
 
-def refuse_crop_training(task_name: str) -> None:
-    """``worker.training.task_name`` with training: crop training is not built yet.
-
-    Raises:
-        ConfigError: A task name is set.
-    """
-    if task_name:
-        raise ConfigError(
-            f"worker.training.task_name={task_name!r}: training on object crops is not "
-            "available yet; remove it to train on whole images"
-        )
-
-
 def training_options(cfg: LightlyConfig) -> TrainingOptions:
     """Read and check the training keys of the ``lightly`` slice.
 

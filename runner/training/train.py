@@ -1,10 +1,10 @@
 """The training stage: fine-tune the embedding backbone on the run's candidates with SimCLR.
 
-``train()`` runs Lightning's ``Trainer.fit`` over the candidates (images or video frames),
-keeps the weights of the epoch with the lowest mean loss (Lightly's checkpoint callback:
-``monitor: loss``, ``save_top_k: 1``) and writes them as a checkpoint; the embedding stage
-then loads that checkpoint like any ``worker.checkpoint``, so its fingerprint keys the
-embedding cache.
+``train()`` runs Lightning's ``Trainer.fit`` over the candidates (images, video frames, or
+the object crops of ``worker.training.task_name``), keeps the weights of the epoch with the
+lowest mean loss (Lightly's checkpoint callback: ``monitor: loss``, ``save_top_k: 1``) and
+writes them as a checkpoint; the embedding stage then loads that checkpoint like any
+``worker.checkpoint``, so its fingerprint keys the embedding cache.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from runner.training.checkpoints import (
 )
 from runner.training.data import training_loader
 from runner.training.module import SimCLRModule
-from runner.training.options import TrainingOptions, refuse_crop_training, training_options
+from runner.training.options import TrainingOptions, training_options
 from runner.training.start import starting_weights
 from runner.training.views import SimCLRViews
 
@@ -116,7 +116,7 @@ def train(
     samples: Sequence[Sample],
     *,
     cfg: LightlyConfig,
-    task_name: str,
+    crop_task: str | None,
     start_from: Path | None,
     dot_lightly: Path,
     run_dir: Path,
@@ -127,10 +127,11 @@ def train(
     """Train the backbone self-supervised (SimCLR) on ``samples``; write its checkpoint.
 
     Args:
-        samples: The run's candidates: images, or video frames.
+        samples: What to train on: the run's images or video frames, or the object crops
+            of ``crop_task`` (samples with a ``box``).
         cfg: The ``lightly`` slice: model, loader, trainer, collate, criterion, optimizer,
             checkpoint_callback, seed.
-        task_name: ``worker.training.task_name``; object crops are not available yet.
+        crop_task: ``worker.training.task_name`` when ``samples`` are its object crops.
         start_from: A checkpoint to start from (``worker.checkpoint`` or
             ``worker.checkpoint_run_id``), else the model's pretrained weights.
         dot_lightly: ``<Lightly datasource>/.lightly`` (checkpoints go to ``checkpoints/``).
@@ -140,11 +141,10 @@ def train(
         progress: One unit per training step; a note with each epoch's loss.
 
     Raises:
-        ConfigError: Crop training asked for, fewer samples than one batch, bad training
-            keys, or a checkpoint that does not fit the model.
+        ConfigError: Fewer samples than one batch, bad training keys, or a checkpoint that
+            does not fit the model.
     """
     options = training_options(cfg)
-    refuse_crop_training(task_name)
     if len(samples) < max(options.batch_size, 2):
         raise ConfigError(
             f"worker.enable_training: {len(samples)} samples are fewer than one batch "
@@ -163,7 +163,8 @@ def train(
         samples, loader=cfg.loader, options=options, views=views, seed=cfg.seed, videos=videos
     )
     track = _Track(progress, options.max_epochs)
-    progress.note(f"SimCLR on {len(samples)} samples, {device.device_type}")
+    what = f"object crops of task '{crop_task}'" if crop_task else "samples"
+    progress.note(f"SimCLR on {len(samples)} {what}, {device.device_type}")
     progress.expect(options.max_epochs * len(loader))
     started = time.perf_counter()
     with quiet_lightning():
@@ -202,6 +203,7 @@ def train(
         "method": "SimCLR",
         "library": f"lightly {importlib.metadata.version('lightly')}",
         "samples": len(samples),
+        "crops_of_task": crop_task,
         "batch_size": options.batch_size,
         "epochs": len(track.epoch_seconds),
         "max_epochs": options.max_epochs,

@@ -43,7 +43,7 @@ def _train(tmp_path: Path, run_id: str, cfg: LightlyConfig | None = None) -> Tra
     return train(
         samples,
         cfg=cfg or _cfg(),
-        task_name="",
+        crop_task=None,
         start_from=None,
         dot_lightly=tmp_path,
         run_dir=run_dir,
@@ -83,21 +83,6 @@ def test_fewer_samples_than_one_batch_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="fewer than one batch") as info:
         _train(tmp_path, "run-a", _cfg(loader__batch_size=16))
     assert "\n" not in str(info.value)
-
-
-def test_crop_training_is_refused_until_object_crops_exist(tmp_path: Path) -> None:
-    write_images(tmp_path / "images", NAMES)
-    samples, _ = image_samples(tmp_path / "images", NAMES)
-    with pytest.raises(ConfigError, match="object crops is not available yet"):
-        train(
-            samples,
-            cfg=_cfg(),
-            task_name="my-detector",
-            start_from=None,
-            dot_lightly=tmp_path,
-            run_dir=tmp_path,
-            run_id="x",
-        )
 
 
 @pytest.mark.parametrize(
