@@ -2,10 +2,13 @@
 
 On a terminal every stage draws the bar Lightning draws while it predicts (same tqdm, same
 format), so start-up, inspection, embedding, thumbnails, artifacts and the report look alike;
-a stage with nothing to count ends with ``name: done in 1.2 s``. When the stream is not a
-terminal (a log file, CI), bars would fill it with carriage returns, so each stage prints one
-line when it ends (``[lightly-run] inspect: 120/120 in 2.31 s``) and announcements such as
-the model load print one line as they start. tqdm comes with Lightning: no new dependency.
+a stage with nothing to count ends with ``name: done in 1.2 s``. A stage's running values
+(the training loss) show in the bar's postfix, as Lightning shows its logged metrics
+(``loss=4.21``). When the stream is not a terminal (a log file, CI), bars would fill it with
+carriage returns, so each stage prints one line when it ends
+(``[lightly-run] inspect: 120/120 in 2.31 s``, with the last values:
+``train: 6/6 in 9.40 s, epoch=2/2, loss=4.12``) and announcements such as the model load print
+one line as they start. tqdm comes with Lightning: no new dependency.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import TextIO
 
@@ -108,6 +111,7 @@ class _Stage(ABC):
         self.stream = stream
         self.total = 0
         self.done = 0
+        self.values = ""  # the last running values, as tqdm's postfix ("loss=4.21")
         self.started = time.perf_counter()
 
     def expect(self, n: int) -> None:
@@ -115,6 +119,9 @@ class _Stage(ABC):
 
     def advance(self, n: int = 1) -> None:
         self.done += n
+
+    def metrics(self, values: Mapping[str, float | str]) -> None:
+        self.values = format_values(values)
 
     @abstractmethod
     def note(self, text: str) -> None:
@@ -125,11 +132,11 @@ class _Stage(ABC):
         """End the stage's output; ``ok`` is False when the stage raised."""
 
     def summary(self) -> str:
-        """``120/120 in 2.31 s`` or ``done in 0.41 s``."""
+        """``120/120 in 2.31 s`` or ``done in 0.41 s``, then the last running values."""
         elapsed = time.perf_counter() - self.started
-        if self.total:
-            return f"{self.done}/{self.total} in {elapsed:.2f} s"
-        return f"done in {elapsed:.2f} s"
+        text = f"{self.done}/{self.total}" if self.total else "done"
+        text += f" in {elapsed:.2f} s"
+        return f"{text}, {self.values}" if self.values else text
 
 
 class _PlainStage(_Stage):
@@ -161,6 +168,7 @@ class _BarStage(_Stage):
                 file=self.stream,
                 leave=True,
                 smoothing=0,
+                postfix=self.values or None,
             )
         else:
             self.bar.total = self.total
@@ -170,6 +178,11 @@ class _BarStage(_Stage):
         super().advance(n)
         if self.bar is not None:
             self.bar.update(n)
+
+    def metrics(self, values: Mapping[str, float | str]) -> None:
+        super().metrics(values)
+        if self.bar is not None:
+            self.bar.set_postfix_str(self.values, refresh=False)  # drawn with the next update
 
     def note(self, text: str) -> None:
         if self.bar is not None:
@@ -196,6 +209,15 @@ class _BarStage(_Stage):
         if self.status is not None:
             self.status.close()
             self.status = None
+
+
+def format_values(values: Mapping[str, float | str]) -> str:
+    """``loss=4.21, epoch=1/3``: tqdm's postfix of ``set_postfix`` (numbers in tqdm's short
+    form), the way Lightning's bar shows its metrics."""
+    return ", ".join(
+        f"{key}={value if isinstance(value, str) else tqdm.format_num(value)}"
+        for key, value in values.items()
+    )
 
 
 @contextmanager

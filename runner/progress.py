@@ -1,15 +1,17 @@
 """How a stage reports progress, without knowing who (if anyone) shows it.
 
 Stage modules take a :class:`StageProgress` argument (default :data:`NO_PROGRESS`) and call
-``expect`` when they learn how much work there is, ``advance`` as it gets done, and ``note`` for
-a step worth announcing before it starts (loading a model). They never draw anything: the
-terminal bars and the plain lines live in :mod:`runner.console`, which implements
-:class:`Progress`; the pipeline hands each stage the reporter's :class:`StageProgress`.
+``expect`` when they learn how much work there is, ``advance`` as it gets done, ``note`` for
+a step worth announcing before it starts (loading a model), and ``metrics`` for running values
+shown beside the count (the training loss, as Lightning's bar shows its logged metrics). They
+never draw anything: the terminal bars and the plain lines live in :mod:`runner.console`,
+which implements :class:`Progress`; the pipeline hands each stage the reporter's
+:class:`StageProgress`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
@@ -25,6 +27,10 @@ class StageProgress(Protocol):
 
     def note(self, text: str) -> None:
         """Announce what the stage starts doing now (``"loading model resnet-18"``)."""
+
+    def metrics(self, values: Mapping[str, float | str]) -> None:
+        """The stage's running values now (``{"epoch": "1/3", "loss": 4.21}``), replacing
+        the last ones."""
 
 
 class Progress(Protocol):
@@ -46,6 +52,9 @@ class NullProgress:
 
     def note(self, text: str) -> None:
         """Ignore the announcement."""
+
+    def metrics(self, values: Mapping[str, float | str]) -> None:
+        """Ignore the running values."""
 
     def stage(self, name: str) -> AbstractContextManager[StageProgress]:
         """A stage that reports nowhere."""

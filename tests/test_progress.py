@@ -4,6 +4,7 @@ report to the :class:`~runner.progress.StageProgress` they are given."""
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ class Recorder:
     expected: int = 0
     done: int = 0
     notes: list[str] = field(default_factory=list)
+    values: list[dict[str, float | str]] = field(default_factory=list)
 
     def expect(self, n: int) -> None:
         self.expected += n
@@ -48,6 +50,9 @@ class Recorder:
 
     def note(self, text: str) -> None:
         self.notes.append(text)
+
+    def metrics(self, values: Mapping[str, float | str]) -> None:
+        self.values.append(dict(values))
 
 
 def test_bars_use_lightnings_format() -> None:
@@ -71,6 +76,23 @@ def test_plain_output_is_one_line_per_stage_and_one_per_announcement() -> None:
     assert lines[2].startswith("[lightly-run] select: done in ")
     assert len(lines) == 3
     assert "\r" not in out.getvalue()
+
+
+def test_running_values_show_in_the_bar_and_end_the_plain_line() -> None:
+    plain, terminal = io.StringIO(), FakeTerminal()
+    for out in (plain, terminal):
+        with console_progress(out).stage("train") as stage:
+            stage.expect(4)
+            for step in range(4):
+                stage.metrics({"epoch": f"{step // 2 + 1}/2", "loss": 5.0 - step / 4})
+                stage.advance()
+    line = plain.getvalue()
+    assert "\r" not in line and line.count("\n") == 1
+    assert line.startswith("[lightly-run] train: 4/4 in ")
+    assert line.rstrip().endswith(" s, epoch=2/2, loss=4.25")
+    bar = terminal.getvalue().split("\r")[-1]  # tqdm redraws at most every 0.1 s: the last
+    assert "train: 100%|" in bar and "| 4/4 [" in bar
+    assert bar.rstrip().endswith("it/s, epoch=2/2, loss=4.25]"), bar
 
 
 def test_terminal_output_draws_tqdm_bars_and_a_failed_stage_leaves_no_bar() -> None:

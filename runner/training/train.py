@@ -79,7 +79,8 @@ def _snapshot(module: SimCLRModule, *, epoch: int, step: int, loss: float) -> _S
 
 
 class _Track(Callback):
-    """Advances the stage's bar each step, logs each epoch's loss, keeps the best epoch."""
+    """Advances the stage's bar each step with the epoch's running mean loss beside it (as
+    Lightning's bar shows the logged ``loss``), logs each epoch's loss, keeps the best epoch."""
 
     def __init__(self, progress: StageProgress, max_epochs: int) -> None:
         self.progress = progress
@@ -95,6 +96,11 @@ class _Track(Callback):
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, *args: Any, **kwargs: Any
     ) -> None:
+        assert isinstance(pl_module, SimCLRModule)
+        loss = pl_module.epoch_mean()
+        if loss is not None:
+            epoch = f"{trainer.current_epoch + 1}/{self.max_epochs}"
+            self.progress.metrics({"epoch": epoch, "loss": loss})
         self.progress.advance()
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -138,7 +144,7 @@ def train(
         run_dir: The run's folder (gets ``checkpoint.ckpt``).
         run_id: Names the checkpoint.
         videos: Frame tables by video path, for frame samples.
-        progress: One unit per training step; a note with each epoch's loss.
+        progress: One unit per training step, with the epoch and its running mean loss.
 
     Raises:
         ConfigError: Fewer samples than one batch, bad training keys, or a checkpoint that

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 import torch
+from tqdm import tqdm
 
 from runner.config import LightlyConfig
+from runner.console import console_progress
 from runner.embedding.models import WeightsSource, build_backbone, feature_net, load_checkpoint
 from runner.errors import ConfigError
+from runner.progress import NO_PROGRESS, StageProgress
 from runner.training.checkpoints import checkpoint_bytes
 from runner.training.options import training_options
 from runner.training.train import TrainedBackbone, train
@@ -33,7 +37,12 @@ def _cfg(**lightly: object) -> LightlyConfig:
     return cfg
 
 
-def _train(tmp_path: Path, run_id: str, cfg: LightlyConfig | None = None) -> TrainedBackbone:
+def _train(
+    tmp_path: Path,
+    run_id: str,
+    cfg: LightlyConfig | None = None,
+    progress: StageProgress = NO_PROGRESS,
+) -> TrainedBackbone:
     folder = tmp_path / "images"
     if not folder.exists():
         write_images(folder, NAMES)
@@ -48,11 +57,14 @@ def _train(tmp_path: Path, run_id: str, cfg: LightlyConfig | None = None) -> Tra
         dot_lightly=tmp_path,
         run_dir=run_dir,
         run_id=run_id,
+        progress=progress,
     )
 
 
 def test_one_epoch_writes_a_weights_only_checkpoint_that_loads(tmp_path: Path) -> None:
-    trained = _train(tmp_path, "run-a")
+    terminal = io.StringIO()
+    with console_progress(terminal, interactive=True).stage("train") as progress:
+        trained = _train(tmp_path, "run-a", progress=progress)
     assert trained.checkpoint == tmp_path / "checkpoints" / "run-a.ckpt"
     artifact = tmp_path / "runs" / "run-a" / "checkpoint.ckpt"
     assert artifact.read_bytes() == trained.checkpoint.read_bytes()
@@ -63,6 +75,11 @@ def test_one_epoch_writes_a_weights_only_checkpoint_that_loads(tmp_path: Path) -
     assert summary["epochs"] == 1 and summary["steps"] == 2  # 8 images, batches of 4
     assert summary["device"] == "cpu" and len(summary["epoch_losses"]) == 1
     assert summary["epoch_losses"][0] > 0
+    # the bar shows the epoch and its running mean loss, as Lightning's bar shows the loss
+    bar = terminal.getvalue().split("\r")[-1]
+    assert "train: 100%|" in bar and "| 2/2 [" in bar
+    loss = tqdm.format_num(summary["epoch_losses"][0])
+    assert bar.rstrip().endswith(f"epoch=1/1, loss={loss}]"), bar
     untrained = build_backbone("resnet-18", WeightsSource(None, seed=3), input_size=32).module
     loaded = build_backbone("resnet-18", WeightsSource(None, seed=99), input_size=32).module
     load_checkpoint(loaded, trained.checkpoint)
