@@ -285,7 +285,9 @@ class ModelConfig:
     Lightly's ``resnet-18|resnet-34|resnet-50|resnet-101|resnet-152``. ``weights`` is an
     optional local weights file for the torchvision models; ``pretrained: false`` uses random
     weights (tests, benchmarks); see :mod:`runner.embedding.model_choice` for what runs when
-    no local weights exist. Lightly's ``out_dim``/``num_ftrs``/``width`` are training options.
+    no local weights exist. ``out_dim`` sizes the training projection head; ``num_ftrs`` and
+    ``width`` other than Lightly's defaults (32, 1) build Lightly's own ResNet
+    (:func:`runner.embedding.specs.lightly_resnet`).
     """
 
     name: str = "efficientnet-lite0"

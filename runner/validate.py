@@ -24,7 +24,7 @@ from runner.embedding.device import plan_device
 from runner.embedding.model_choice import resolve_model
 from runner.errors import ConfigError
 from runner.selection.strategies import validate_selection
-from runner.training.checks import ARCHITECTURE_KEYS, TRAINING_KEYS, check_model_sources
+from runner.training.checks import TRAINING_KEYS, check_model_sources
 
 PRECISIONS = ("auto", "32", "16", "bf16")
 IMAGE_FORMATS = ("png", "jpg", "jpeg")
@@ -67,10 +67,6 @@ NO_EFFECT: dict[str, str] = {
     "worker.cache_size": "the embedding cache (.lightly/cache/embeddings) has no size limit; "
     "delete the folder to free its space",
     **dict.fromkeys(TRAINING_KEYS, "a training option: only with worker.enable_training=true"),
-    **dict.fromkeys(
-        ARCHITECTURE_KEYS,
-        "the backbone keeps its native feature size so that pretrained weights fit",
-    ),
 }
 _COLLATE_USED = {"input_size"}
 

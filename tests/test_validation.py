@@ -129,6 +129,16 @@ def test_user_embeddings_exclude_the_model_options(mounts: Mounts) -> None:
     assert "no such file" in check(mounts, "worker.embeddings=nope.csv")
 
 
+def test_num_ftrs_and_width_act_on_resnets_only_and_need_weights(mounts: Mounts) -> None:
+    lite = check(mounts, "lightly.model.num_ftrs=64")
+    assert "shapes Lightly's ResNets only, not efficientnet-lite0" in lite
+    wide = ["lightly.model.name=resnet-18", "lightly.model.width=2"]
+    untrained = check(mounts, *wide)
+    assert "has no pretrained weights" in untrained and "worker.enable_training" in untrained
+    for fine in ("lightly.model.pretrained=false", "worker.enable_training=true"):
+        precheck([*mounts.overrides(), "selection.n_samples=3", *wide, fine])
+
+
 def test_crop_training_needs_a_selection_of_those_crops(mounts: Mounts) -> None:
     message = check(mounts, "worker.training.task_name=det", "worker.enable_training=true")
     assert "the selection is of whole images" in message and "task: det" in message

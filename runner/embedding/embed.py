@@ -34,7 +34,6 @@ from runner.embedding.device import DevicePlan, plan_device
 from runner.embedding.frame_thumbnails import THUMBNAIL_SIZE, FrameThumbnailCache
 from runner.embedding.model_choice import ResolvedModel, resolve_model
 from runner.embedding.specs import (
-    get_spec,
     model_fingerprint,
 )
 from runner.errors import ConfigError
@@ -79,7 +78,7 @@ class EmbeddingJob:
 
     @property
     def embedding_dim(self) -> int:
-        return get_spec(self.model.name).embedding_dim
+        return self.model.embedding_dim
 
     def describe(self) -> dict[str, object]:
         """Model facts for ``report.json``."""
@@ -250,6 +249,7 @@ def _plan(cfg: LightlyConfig, *, checkpoint: str, normalize: bool, work_dir: Pat
         input_size=cfg.collate.input_size,
         precision=device.precision,
         normalize=normalize,
+        architecture=model.architecture,
     )
     return EmbeddingJob(cfg, model, ckpt, device, normalize, fingerprint, work_dir)
 

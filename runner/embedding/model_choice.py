@@ -15,7 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runner.config import ModelConfig
-from runner.embedding.specs import WeightsSource, get_spec, resolve_weights
+from runner.embedding.specs import (
+    LightlyResNet,
+    WeightsSource,
+    get_spec,
+    lightly_resnet,
+    resolve_weights,
+)
 from runner.errors import ConfigError
 
 DEFAULT_MODEL = "efficientnet-lite0"
@@ -31,6 +37,8 @@ class ResolvedModel:
         weights: Its initial weights.
         provenance: One line for the log and ``report.json``: which weights made the embeddings.
         notice: The one-line substitution notice, or None when the requested model is used.
+        architecture: Lightly's ResNet shape (``num_ftrs`` / ``width``), or None for the
+            registered model as it is.
     """
 
     name: str
@@ -38,6 +46,14 @@ class ResolvedModel:
     weights: WeightsSource
     provenance: str
     notice: str | None = None
+    architecture: LightlyResNet | None = None
+
+    @property
+    def embedding_dim(self) -> int:
+        """Size of the embeddings: ``num_ftrs`` of Lightly's ResNet, else the model's own."""
+        if self.architecture is not None:
+            return self.architecture.num_ftrs
+        return get_spec(self.name).embedding_dim
 
 
 def resolve_model(model: ModelConfig, *, seed: int, checkpoint: str = "") -> ResolvedModel:
@@ -49,11 +65,17 @@ def resolve_model(model: ModelConfig, *, seed: int, checkpoint: str = "") -> Res
         checkpoint: ``worker.checkpoint`` path, or "" (its weights replace the initial ones).
 
     Raises:
-        ConfigError: Unknown model name, a configured weights file that is missing, or no
-            local weights for the default model itself.
+        ConfigError: Unknown model name, a configured weights file that is missing, no
+            local weights for the default model itself, or ``num_ftrs`` / ``width`` that
+            cannot apply (:func:`~runner.embedding.specs.lightly_resnet`).
     """
     name = model.name
     spec = get_spec(name)
+    architecture = lightly_resnet(model)
+    if architecture is not None:  # no pretrained weights fit it: random, then trained/loaded
+        weights = WeightsSource(path=None, seed=seed)
+        provenance = _describe(architecture.describe(name), weights, checkpoint)
+        return ResolvedModel(name, name, weights, provenance, architecture=architecture)
     if model.weights or not model.pretrained:
         weights = resolve_weights(model, seed=seed)
         return ResolvedModel(name, name, weights, _describe(name, weights, checkpoint))

@@ -14,9 +14,17 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from runner.embedding.specs import RGB, WeightsSource, get_spec
+from runner.embedding.specs import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    RGB,
+    LightlyResNet,
+    WeightsSource,
+    get_spec,
+)
 from runner.embedding.state_files import apply_state, load_state_dict_file, read_state_dict
 from runner.errors import ConfigError, MissingDependencyError
+from runner.lightly_package import lightly_module
 
 _CHECKPOINT_PREFIXES = ("model.backbone.", "backbone.")
 
@@ -98,6 +106,39 @@ def _resnet_builder(arch: str) -> Callable[[WeightsSource, int], nn.Module]:
     return build
 
 
+# --- Lightly's own ResNets (lightly.model.num_ftrs / width) ----------------------------------
+
+
+class _LightlyFeatures(nn.Module):
+    """Lightly CLI's backbone ``nn.Sequential`` with its ``(B, num_ftrs, 1, 1)`` output
+    flattened; checkpoints load into ``net``, so Lightly's ``model.backbone.<i>.*`` keys fit."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten(start_dim=1)  # type: ignore[no-any-return]
+
+
+def _build_lightly_resnet(name: str, shape: LightlyResNet, weights: WeightsSource) -> nn.Module:
+    """Lightly CLI's ``features`` (``lightly/cli/train_cli.py``): a batch norm of the input, the
+    children of ``ResNetGenerator(name, width)`` but its classifier, a 1x1 conv to
+    ``num_ftrs`` channels, global average pooling. Seeded random weights."""
+    models = lightly_module("models")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(weights.seed)
+        resnet = models.ResNetGenerator(name, shape.width)
+        children = list(resnet.children())
+        net = nn.Sequential(
+            nn.BatchNorm2d(3),
+            *children[:-1],
+            nn.Conv2d(children[-1].in_features, shape.num_ftrs, 1),
+            nn.AdaptiveAvgPool2d(1),
+        )
+    return _LightlyFeatures(net)
+
+
 BUILDERS: Mapping[str, Callable[[WeightsSource, int], nn.Module]] = {
     "efficientnet-lite0": _build_lite0,
     "resnet-18": _resnet_builder("resnet18"),
@@ -109,8 +150,18 @@ BUILDERS: Mapping[str, Callable[[WeightsSource, int], nn.Module]] = {
 """How to build each model of :data:`runner.embedding.specs.MODELS` (same names)."""
 
 
-def build_backbone(name: str, weights: WeightsSource, *, input_size: int) -> Backbone:
-    """Create the model ``name`` with ``weights``, in eval mode, on the CPU."""
+def build_backbone(
+    name: str,
+    weights: WeightsSource,
+    *,
+    input_size: int,
+    architecture: LightlyResNet | None = None,
+) -> Backbone:
+    """Create the model ``name`` with ``weights``, in eval mode, on the CPU (Lightly's ResNet
+    of that name when ``architecture`` is given)."""
+    if architecture is not None:
+        module = _build_lightly_resnet(name, architecture, weights).eval()
+        return Backbone(module, architecture.num_ftrs, IMAGENET_MEAN, IMAGENET_STD)
     spec = get_spec(name)
     module = BUILDERS[name](weights, input_size).eval()
     return Backbone(module, spec.embedding_dim, spec.mean, spec.std)
@@ -120,8 +171,9 @@ def build_backbone(name: str, weights: WeightsSource, *, input_size: int) -> Bac
 
 
 def feature_net(backbone: nn.Module) -> nn.Module:
-    """The network whose state_dict a checkpoint holds (EfficientNet without the pooling)."""
-    return backbone.net if isinstance(backbone, _PooledFeatures) else backbone
+    """The network whose state_dict a checkpoint holds (EfficientNet without the pooling,
+    Lightly's ResNet without the flattening)."""
+    return backbone.net if isinstance(backbone, _PooledFeatures | _LightlyFeatures) else backbone
 
 
 def load_checkpoint(backbone: nn.Module, path: str | Path) -> None:

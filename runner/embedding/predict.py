@@ -87,7 +87,12 @@ def predict(
     """
     cfg = job.cfg
     lightning.seed_everything(cfg.seed, verbose=False)
-    backbone = build_backbone(job.model.name, job.model.weights, input_size=cfg.collate.input_size)
+    backbone = build_backbone(
+        job.model.name,
+        job.model.weights,
+        input_size=cfg.collate.input_size,
+        architecture=job.model.architecture,
+    )
     if job.checkpoint is not None:
         load_checkpoint(backbone.module, job.checkpoint)
     optimize_for_inference(backbone.module)  # after all weights are in: folds batch norms

@@ -104,6 +104,59 @@ MODELS: Mapping[str, ModelSpec] = {
 }
 
 
+LIGHTLY_NUM_FTRS, LIGHTLY_WIDTH = 32, 1
+"""Lightly's defaults of ``lightly.model.num_ftrs`` and ``width``: here, the registered model
+as it is (every Lightly config carries them, and they must run with pretrained weights)."""
+
+
+@dataclass(frozen=True)
+class LightlyResNet:
+    """Lightly's own ResNet, the backbone of Lightly's CLI (``lightly.cli.train_cli``).
+
+    ``lightly.models.ResNetGenerator(name, width)`` (a CIFAR-style ResNet: 3x3 stem, no max
+    pool, ``width`` times the channels), behind a batch norm of the input, ending in a 1x1
+    convolution to ``num_ftrs`` channels and global average pooling. It has no pretrained
+    weights: it starts from a seeded random init and is trained or loaded from a checkpoint.
+    """
+
+    width: int
+    num_ftrs: int
+
+    def describe(self, name: str) -> str:
+        return f"Lightly's {name} (width {self.width}, num_ftrs {self.num_ftrs})"
+
+
+def lightly_resnet(model: ModelConfig) -> LightlyResNet | None:
+    """Lightly's ResNet when ``num_ftrs`` or ``width`` differ from Lightly's defaults, else None.
+
+    Raises:
+        ConfigError: The model is not a ResNet, a value is below 1, or a pretrained weights
+            file is configured (it cannot fit the changed architecture).
+    """
+    if (model.num_ftrs, model.width) == (LIGHTLY_NUM_FTRS, LIGHTLY_WIDTH):
+        return None
+    changed = (
+        f"lightly.model.num_ftrs={model.num_ftrs}"
+        if model.num_ftrs != LIGHTLY_NUM_FTRS
+        else f"lightly.model.width={model.width}"
+    )
+    if not model.name.startswith("resnet-"):
+        raise ConfigError(
+            f"{changed} shapes Lightly's ResNets only, not {model.name}; set "
+            "lightly.model.name=resnet-18 (or another resnet) or leave num_ftrs at 32 and width "
+            "at 1"
+        )
+    for key, value in (("num_ftrs", model.num_ftrs), ("width", model.width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"lightly.model.{key}={value!r}: must be a whole number >= 1")
+    if model.weights:
+        raise ConfigError(
+            f"{changed} builds Lightly's {model.name}, which lightly.model.weights "
+            f"({model.weights}) cannot fit; remove one of them"
+        )
+    return LightlyResNet(width=model.width, num_ftrs=model.num_ftrs)
+
+
 def get_spec(name: str) -> ModelSpec:
     """Look a model up by its Lightly name.
 
@@ -176,6 +229,7 @@ def model_fingerprint(
     input_size: int,
     precision: str,
     normalize: bool,
+    architecture: LightlyResNet | None = None,
 ) -> str:
     """sha256 of everything that changes an embedding (the embedding cache key's model part).
 
@@ -186,6 +240,7 @@ def model_fingerprint(
         input_size: Square input side in pixels.
         precision: Effective Lightning precision (``32-true``, ``bf16-mixed``, ...).
         normalize: Whether embeddings are L2-normalised.
+        architecture: Lightly's ResNet shape, when ``num_ftrs`` / ``width`` ask for it.
 
     Returns:
         64 hex digits.
@@ -203,4 +258,6 @@ def model_fingerprint(
         "precision": precision,
         "normalize": normalize,
     }
+    if architecture is not None:  # absent otherwise: earlier cache keys stay valid
+        payload["lightly_resnet"] = [architecture.width, architecture.num_ftrs]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

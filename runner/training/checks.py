@@ -7,6 +7,7 @@ from pathlib import Path
 from runner.config import RunConfig
 from runner.crops.plan import object_task
 from runner.embedding.from_csv import resolve_embeddings_file
+from runner.embedding.specs import lightly_resnet
 from runner.errors import ConfigError
 from runner.training.checkpoints import checkpoint_to_load
 from runner.training.on_crops import check_crop_training
@@ -24,9 +25,6 @@ TRAINING_KEYS = (
     "lightly.optimizer",
     "lightly.checkpoint_callback",
 )
-# Lightly's ResNets end in a 1x1 conv to ``num_ftrs`` channels of ``width``-times wider
-# layers; ours keep their native feature size so that pretrained weights fit.
-ARCHITECTURE_KEYS = ("lightly.model.num_ftrs", "lightly.model.width")
 
 
 def check_model_sources(cfg: RunConfig, *, lightly_dir: Path, dot_lightly: Path) -> Path | None:
@@ -34,7 +32,8 @@ def check_model_sources(cfg: RunConfig, *, lightly_dir: Path, dot_lightly: Path)
 
     Exactly one source applies: ``worker.embeddings`` (a CSV, no model), or the model with
     its pretrained weights, a checkpoint (``worker.checkpoint`` / ``checkpoint_run_id``) and
-    optional training on the run's data.
+    optional training on the run's data. Lightly's ResNet (``num_ftrs`` / ``width``) has no
+    pretrained weights, so it needs training, a checkpoint, or ``pretrained: false``.
 
     Raises:
         ConfigError: Conflicting keys, missing files, or bad training keys.
@@ -50,6 +49,14 @@ def check_model_sources(cfg: RunConfig, *, lightly_dir: Path, dot_lightly: Path)
             )
         resolve_embeddings_file(worker.embeddings, lightly_dir=lightly_dir)
         return None
+    architecture = lightly_resnet(lightly.model)
+    untrained = not worker.enable_training and checkpoint is None
+    if architecture is not None and lightly.model.pretrained and untrained:
+        raise ConfigError(
+            f"{architecture.describe(lightly.model.name)} has no pretrained weights: train it "
+            "(worker.enable_training=true), load its checkpoint (worker.checkpoint or "
+            "worker.checkpoint_run_id), or set lightly.model.pretrained=false for random weights"
+        )
     if worker.enable_training:
         check_crop_training(worker.training.task_name, object_task(cfg))
         training_options(lightly)

@@ -15,8 +15,8 @@ from lightning.pytorch import LightningModule
 from torch import nn
 
 from runner.embedding.datamodule import Batch
+from runner.lightly_package import lightly_module
 from runner.training.options import TrainingOptions
-from runner.training.views import lightly_module
 
 
 class SimCLRModule(LightningModule):

