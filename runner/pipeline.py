@@ -173,6 +173,8 @@ def embed_share(cfg: RunConfig, progress: Progress = NO_PROGRESS) -> int:
     cached), runs the embedding pass, whose Trainer joins rank 0's process group and writes
     this rank's shards into the shared cache, and returns the number of samples prepared. Rank
     0 reads every rank's shards and publishes the run (see :mod:`runner.embedding.ranks`).
+    Launched runs never train or select crops (every rank refuses them in validation:
+    :func:`runner.training.checks.check_launched_run`), so the share is whole samples.
     """
     sources = validate_run_config(cfg)
     clock = StageClock(progress)

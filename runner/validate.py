@@ -24,7 +24,7 @@ from runner.embedding.device import plan_device
 from runner.embedding.model_choice import resolve_model
 from runner.errors import ConfigError
 from runner.selection.strategies import validate_selection
-from runner.training.checks import TRAINING_KEYS, check_model_sources
+from runner.training.checks import TRAINING_KEYS, check_launched_run, check_model_sources
 
 PRECISIONS = ("auto", "32", "16", "bf16")
 IMAGE_FORMATS = ("png", "jpg", "jpeg")
@@ -195,3 +195,4 @@ def _validate_lightly(cfg: RunConfig) -> None:
             f"lightly.trainer.max_epochs must be >= 0, got {lightly.trainer.max_epochs}"
         )
     plan_device(lightly.trainer)  # accelerator and visible GPUs, before any work
+    check_launched_run(cfg)

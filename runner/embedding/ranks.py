@@ -6,13 +6,17 @@ cluster scheduler (``strategy=ddp``), every process runs ``lightly-run`` on its 
 launcher tells each its rank through the environment (torchrun: ``RANK``; Lightning's cluster
 variables: ``NODE_RANK``, ``LOCAL_RANK``; SLURM: ``SLURM_PROCID`` with several tasks). Only
 rank 0 publishes a run; every other process prepares the same samples, embeds its share into
-the shared cache and exits (:func:`runner.pipeline.embed_share`).
+the shared cache and exits (:func:`runner.pipeline.embed_share`). Such launched runs embed
+whole samples with the configured model only (:func:`launched_processes` tells them apart
+from ``ddp_spawn``'s children; training and crops are refused in validation).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+
+from runner.config import TrainerConfig
 
 
 def _int(env: Mapping[str, str], name: str) -> int:
@@ -29,3 +33,21 @@ def launched_rank(env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     slurm = _int(env, "SLURM_PROCID") if _int(env, "SLURM_NTASKS") > 1 else 0
     return max(_int(env, "RANK"), _int(env, "NODE_RANK"), _int(env, "LOCAL_RANK"), slurm)
+
+
+def launched_processes(trainer: TrainerConfig, env: Mapping[str, str] | None = None) -> bool:
+    """Whether other ``lightly-run`` processes take part, each started by a launcher or on
+    another node (as opposed to ``ddp_spawn``'s children of this one).
+
+    True with ``num_nodes`` > 1, ``strategy: ddp`` for several devices, a launcher's rank
+    variables, torchrun's ``WORLD_SIZE`` > 1, or SLURM with several tasks (rank 0 included:
+    its helpers see the same).
+    """
+    env = os.environ if env is None else env
+    return (
+        trainer.num_nodes > 1
+        or (trainer.strategy == "ddp" and trainer.devices != 1)
+        or launched_rank(env) > 0
+        or _int(env, "WORLD_SIZE") > 1
+        or _int(env, "SLURM_NTASKS") > 1
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 from runner.config import RunConfig
 from runner.crops.plan import object_task
 from runner.embedding.from_csv import resolve_embeddings_file
+from runner.embedding.ranks import launched_processes
 from runner.embedding.specs import lightly_resnet
 from runner.errors import ConfigError
 from runner.training.checkpoints import checkpoint_to_load
@@ -62,3 +63,26 @@ def check_model_sources(cfg: RunConfig, *, lightly_dir: Path, dot_lightly: Path)
         training_options(lightly)
         starting_weights(lightly.model, seed=lightly.seed, checkpoint=checkpoint)
     return checkpoint
+
+
+def check_launched_run(cfg: RunConfig) -> None:
+    """A run of launched processes (torchrun, SLURM, several nodes) embeds whole images only.
+
+    Its helper processes (:func:`runner.pipeline.embed_share`) start embedding their share at
+    once, with the model as configured: they cannot wait for rank 0's training, nor plan its
+    crops, so their shards would be wasted and rank 0 would embed everything again. Every
+    process refuses such a run in the same line before any work, so none is left waiting.
+
+    Raises:
+        ConfigError: Training or a crop selection in a launched run, naming the alternative.
+    """
+    task = object_task(cfg)
+    if not (cfg.worker.enable_training or task) or not launched_processes(cfg.lightly.trainer):
+        return
+    what = "worker.enable_training" if cfg.worker.enable_training else f"crop selection ({task})"
+    raise ConfigError(
+        f"{what} cannot run in launched processes (torchrun, SLURM or "
+        "lightly.trainer.num_nodes > 1) yet: their helpers would embed whole images with the "
+        "untrained model; on one machine use lightly.trainer.devices=N (the default ddp_spawn "
+        "strategy), which trains once and embeds with every device"
+    )

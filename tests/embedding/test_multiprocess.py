@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runner.embedding.ranks import launched_rank
+from runner.config import TrainerConfig
+from runner.embedding.ranks import launched_processes, launched_rank
 from tests.conftest import FAST, LIGHTLY_RUN, Mounts, run_cli
 
 CPU = ["lightly.trainer.accelerator=cpu"]
@@ -67,6 +68,42 @@ def test_launched_rank_reads_the_launchers_variables() -> None:
     assert launched_rank({"NODE_RANK": "1", "LOCAL_RANK": "0"}) == 1  # Lightning's cluster env
     assert launched_rank({"SLURM_PROCID": "2", "SLURM_NTASKS": "1"}) == 0  # one task: main
     assert launched_rank({"SLURM_PROCID": "2", "SLURM_NTASKS": "4"}) == 2
+
+
+def test_launched_processes_are_told_from_spawned_ones() -> None:
+    assert not launched_processes(TrainerConfig(devices=2), {})  # ddp_spawn: our children
+    assert not launched_processes(TrainerConfig(strategy="ddp"), {})  # one process
+    assert launched_processes(TrainerConfig(num_nodes=2), {})
+    assert launched_processes(TrainerConfig(devices=2, strategy="ddp"), {})
+    assert launched_processes(TrainerConfig(), {"RANK": "0", "WORLD_SIZE": "2"})  # torchrun
+    assert launched_processes(TrainerConfig(), {"SLURM_PROCID": "0", "SLURM_NTASKS": "2"})
+    assert not launched_processes(TrainerConfig(), {"SLURM_PROCID": "0", "SLURM_NTASKS": "1"})
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["worker.enable_training=true"],
+        ["selection.strategies=[{input:{type:EMBEDDINGS,task:det},strategy:{type:DIVERSITY}}]"],
+    ],
+)
+def test_launched_ranks_refuse_training_and_crops_alike(
+    mounts: Mounts, tmp_path: Path, extra: list[str]
+) -> None:
+    """Rank 0 and its helper stop in the same line before any work: none waits on the other."""
+    args = [*mounts.overrides(), *FAST, *CPU, "selection.n_samples=4", *extra]
+    cluster = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
+    for rank in ("1", "0"):
+        done = run_cli(
+            [*args, "lightly.trainer.num_nodes=2"], cwd=tmp_path, env={**cluster, "NODE_RANK": rank}
+        )
+        assert done.returncode == 2, done.stderr
+        errors = [line for line in done.stderr.splitlines() if "error:" in line]
+        assert len(errors) == 1 and "cannot run in launched processes" in errors[0], done.stderr
+        assert "lightly.trainer.devices=N" in errors[0] and "Traceback" not in done.stderr
+    torchrun = run_cli(args, cwd=tmp_path, env={"RANK": "0", "WORLD_SIZE": "2"})
+    assert torchrun.returncode == 2 and "cannot run in launched processes" in torchrun.stderr
+    assert not mounts.runs_dir.exists() or not any(mounts.runs_dir.iterdir())
 
 
 @pytest.mark.slow

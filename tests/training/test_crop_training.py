@@ -11,12 +11,14 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from runner.errors import ConfigError
 from runner.training.on_crops import check_crop_training
 from tests.conftest import FAST, Mounts, run_cli, write_prediction_task
 
+DEVICES = "lightly.trainer.devices=2"
 MODEL = ["lightly.model.name=resnet-18", "lightly.model.pretrained=false"]
 CROPS = "selection.strategies=[{input:{type:EMBEDDINGS,task:det},strategy:{type:DIVERSITY}}]"
 TRAIN = [
@@ -74,6 +76,20 @@ def test_training_on_crops_trains_on_each_crop_and_embeds_them(
     assert all(trained[k] != plain[k] for k in plain)  # the trained model embedded every crop
     backbone = build_backbone("resnet-18", WeightsSource(None, seed=5), input_size=64).module
     load_checkpoint(backbone, run_dir / "checkpoint.ckpt")  # weights only, fits the model
+
+    # The alternative that launched runs are told to use: two ddp_spawn processes on this
+    # machine train once and embed the crops with the trained model, as one process does.
+    spawn = Mounts(mounts.input_mount, mounts.lightly_mount.parent / "spawn", "cam1")
+    spawn.lightly_dir.mkdir(parents=True)
+    _write_detections(spawn)
+    spawned = _run(spawn, tmp_path, *TRAIN, "lightly.trainer.accelerator=cpu", DEVICES)
+    assert (spawned / "checkpoint.ckpt").read_bytes() == (run_dir / "checkpoint.ckpt").read_bytes()
+    shards = (spawn.lightly_dir / ".lightly" / "cache" / "embeddings").rglob("*.hashes.npy")
+    assert any("r1" in p.name.split("-") for p in shards)  # the second process embedded some
+    two = _embeddings(spawned)
+    assert two.keys() == trained.keys()
+    for key, row in trained.items():  # fp16 cache rows, other batching
+        np.testing.assert_allclose(np.array(two[key], float), np.array(row, float), atol=2e-3)
 
 
 def test_the_training_task_must_be_the_selected_crop_task() -> None:
