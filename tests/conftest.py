@@ -125,6 +125,41 @@ def image_samples(folder: Path, keys: Sequence[str]) -> tuple[list[Any], dict[st
     return samples, hashes
 
 
+def tiny_training(*, seed: int, batch_size: int = 4, **model: Any) -> Any:
+    """A ``LightlyConfig`` that trains in seconds on the shared CPU: one epoch, 32 px views,
+    no worker processes, ResNet-18 from random weights (``model`` overrides its keys)."""
+    from runner.config import LightlyConfig, ModelConfig
+
+    cfg = LightlyConfig(seed=seed)
+    cfg.loader.num_workers = 0
+    cfg.loader.batch_size = batch_size
+    cfg.collate.input_size = 32
+    cfg.trainer.gpus = 0
+    cfg.trainer.max_epochs = 1
+    cfg.model = ModelConfig(**{"name": "resnet-18", "pretrained": False, **model})
+    return cfg
+
+
+def train_samples(samples: Sequence[Any], cfg: Any, *, root: Path, run_id: str, **kw: Any) -> Any:
+    """Run the training stage in process on ``samples``, with ``root`` as the ``.lightly``
+    folder (the checkpoint goes to ``root/checkpoints/<run_id>.ckpt``); ``kw``: ``videos``,
+    ``progress``."""
+    from runner.training.train import train
+
+    run_dir = root / "runs" / run_id
+    run_dir.mkdir(parents=True)
+    return train(
+        samples,
+        cfg=cfg,
+        crop_task=None,
+        start_from=None,
+        dot_lightly=root,
+        run_dir=run_dir,
+        run_id=run_id,
+        **kw,
+    )
+
+
 @pytest.fixture()
 def mounts(tmp_path: Path) -> Mounts:
     """Input mount with 12 images in subfolders, plus an empty Lightly datasource."""

@@ -19,21 +19,14 @@ from runner.embedding.models import WeightsSource, build_backbone, feature_net, 
 from runner.embedding.specs import LightlyResNet, lightly_resnet, model_fingerprint
 from runner.errors import ConfigError
 from runner.lightly_package import lightly_module
-from runner.training.train import train
-from tests.conftest import image_samples, write_images
+from tests.conftest import image_samples, tiny_training, train_samples, write_images
 
 NAMES = [f"img_{i}.png" for i in range(8)]
 SHAPE = LightlyResNet(width=2, num_ftrs=16)
 
 
 def _cfg() -> LightlyConfig:
-    cfg = LightlyConfig(seed=4)
-    cfg.loader.num_workers = 0
-    cfg.loader.batch_size = 4
-    cfg.collate.input_size = 32
-    cfg.trainer.gpus = 0
-    cfg.trainer.max_epochs = 1
-    cfg.model = ModelConfig(name="resnet-18", num_ftrs=16, width=2)
+    cfg: LightlyConfig = tiny_training(seed=4, num_ftrs=16, width=2)
     return cfg
 
 
@@ -94,17 +87,7 @@ def test_the_backbone_is_lightlys_cli_backbone() -> None:
 def test_lightlys_resnet_trains_and_embeds_with_num_ftrs_dimensions(tmp_path: Path) -> None:
     write_images(tmp_path / "images", NAMES)
     samples, hashes = image_samples(tmp_path / "images", NAMES)
-    run_dir = tmp_path / "runs" / "r1"
-    run_dir.mkdir(parents=True)
-    trained = train(
-        samples,
-        cfg=_cfg(),
-        crop_task=None,
-        start_from=None,
-        dot_lightly=tmp_path,
-        run_dir=run_dir,
-        run_id="r1",
-    )
+    trained = train_samples(samples, _cfg(), root=tmp_path, run_id="r1")
     state = torch.load(trained.checkpoint, weights_only=True)
     assert state["hyper_parameters"]["num_ftrs"] == 16 and state["hyper_parameters"]["width"] == 2
     assert "model.backbone.7.weight" in state["state_dict"]  # the 1x1 conv, Lightly's layout

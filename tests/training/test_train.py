@@ -16,21 +16,14 @@ from runner.errors import ConfigError
 from runner.progress import NO_PROGRESS, StageProgress
 from runner.training.checkpoints import checkpoint_bytes
 from runner.training.options import training_options
-from runner.training.train import TrainedBackbone, train
-from tests.conftest import image_samples, write_images
+from runner.training.train import TrainedBackbone
+from tests.conftest import image_samples, tiny_training, train_samples, write_images
 
 NAMES = [f"img_{i}.png" for i in range(8)]
 
 
 def _cfg(**lightly: object) -> LightlyConfig:
-    cfg = LightlyConfig(seed=3)
-    cfg.loader.num_workers = 0
-    cfg.loader.batch_size = 4
-    cfg.collate.input_size = 32
-    cfg.trainer.gpus = 0
-    cfg.trainer.max_epochs = 1
-    cfg.model.name = "resnet-18"
-    cfg.model.pretrained = False
+    cfg: LightlyConfig = tiny_training(seed=3)
     for key, value in lightly.items():
         section, name = key.split("__")
         setattr(getattr(cfg, section), name, value)
@@ -47,18 +40,10 @@ def _train(
     if not folder.exists():
         write_images(folder, NAMES)
     samples, _ = image_samples(folder, NAMES)
-    run_dir = tmp_path / "runs" / run_id
-    run_dir.mkdir(parents=True)
-    return train(
-        samples,
-        cfg=cfg or _cfg(),
-        crop_task=None,
-        start_from=None,
-        dot_lightly=tmp_path,
-        run_dir=run_dir,
-        run_id=run_id,
-        progress=progress,
+    trained: TrainedBackbone = train_samples(
+        samples, cfg or _cfg(), root=tmp_path, run_id=run_id, progress=progress
     )
+    return trained
 
 
 def test_one_epoch_writes_a_weights_only_checkpoint_that_loads(tmp_path: Path) -> None:

