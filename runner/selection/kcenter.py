@@ -31,12 +31,23 @@ import numpy as np
 import numpy.typing as npt
 
 from runner.selection.blas import one_thread
+from runner.selection.pruning import (
+    BoundCache,
+    Partition,
+    build_partition,
+    lower,
+    lower_dense,
+    min_d2,
+    n_groups,
+    runs,
+)
 
 F32 = npt.NDArray[np.float32]
+Runs = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
-_WORK_BYTES = 64 * 2**20  # largest (rows, centers) float32 block of one product
+_WORK_BYTES = 64 * 2**20  # (rows, centers) float32 bytes of one fold step
 _CHUNK = 64  # rows made exact at once while scanning for the best key
 _POOL_CAP = 2048  # exact rows kept between updates; more triggers a block update
 
@@ -46,13 +57,16 @@ class LazyKCenter:
 
     name = "numpy-lazy"  # for the report
 
-    def __init__(self, x: F32, *, block: int = 256, tier: int | None = None) -> None:
+    def __init__(
+        self, x: F32, *, block: int = 256, tier: int | None = None, groups: int | None = None
+    ) -> None:
         """Set up an empty selection.
 
         Args:
             x: The rows, float32, C-contiguous.  # (N, D)
             block: Pending centers folded into the active rows at once.
             tier: Active rows after a re-tier; default ``max(8192, N // 4)``.
+            groups: Groups of the pruning partition; default about ``sqrt(N)``; 1: no pruning.
         """
         self._x = x  # (N, D)
         self._n = int(x.shape[0])
@@ -63,6 +77,10 @@ class LazyKCenter:
         self._centers: list[int] = []
         self._block = block
         self._tier = tier if tier is not None else max(8192, self._n // 4)
+        n_g = min(self._n, n_groups(self._n) if groups is None else groups)
+        self._part: Partition | None = build_partition(x, self._sq, n_g) if n_g > 1 else None
+        self._group = np.zeros(self._n, dtype=np.int64) if self._part is None else self._part.group
+        self._cache = None if self._part is None else BoundCache(self._part)
         self._params: tuple[int, float] | None = None  # (id of factor, power) of the tiers
         self._factor: F64 | None = None
         self._power = 1.0
@@ -73,6 +91,7 @@ class LazyKCenter:
             "distances": 0,
             "scan_distances": 0,
             "update_distances": 0,
+            "dense_distances": 0,
         }
         self._reset_tiers()
 
@@ -84,31 +103,37 @@ class LazyKCenter:
         if not todo or rows.size == 0:
             return
         step = max(1, min(4096, _WORK_BYTES // (4 * max(rows.size, 1))))
+        rows = rows[np.argsort(self._group[rows], kind="stable")]  # grouped for the pruning
         best = self._min[rows]  # (R,)
-        contiguous = int(rows[-1]) - int(rows[0]) + 1 == rows.size  # rows are sorted
-        # (R, D): a view for a run of rows (every row, in the generic loop), else one gather
-        xr = self._x[int(rows[0]) : int(rows[-1]) + 1] if contiguous else self._x[rows]
+        xr = self._x[rows]  # (R, D)
         for start in range(0, len(todo), step):
-            c_rows = np.asarray(todo[start : start + step], dtype=np.int64)  # (P,)
-            best = np.minimum(best, self._min_d2(rows, c_rows, xr))
+            self._lower(rows, best, first + start, min(first + start + step, first + len(todo)), xr)
         self._min[rows] = best
         self._fresh[rows] = len(self._centers)
         self._min[rows[self._dead[rows]]] = 0.0
-        self.stats["distances"] += rows.size * len(todo)
+
+    def _lower(
+        self, rows: I64, best: F32, first: int, last: int, xr: F32 | None, cuts: Runs = None
+    ) -> None:
+        """Lower ``best`` of ``rows`` (grouped) over centers ``first:last``, pruned if it can."""
+        c_rows = np.asarray(self._centers[first:last], dtype=np.int64)  # (P,)
+        if self._part is None or self._cache is None:
+            lower_dense(best, rows, self._x, self._sq, xr, c_rows)
+            done = rows.size * c_rows.size
+        else:
+            starts, gids = runs(self._group[rows]) if cuts is None else cuts
+            bounds = self._cache.get(self._x, self._centers, first, last)  # (P, G)
+            done = lower(
+                self._part, self._x, self._sq, rows, best, c_rows, bounds, xr, starts, gids
+            )
+        self.stats["distances"] += done
+        self.stats["dense_distances"] += rows.size * c_rows.size
 
     def _min_d2(self, rows: I64, c_rows: I64, xr: F32 | None = None) -> F32:
         """Min over ``c_rows`` of the squared distance of each of ``rows``.  # (R,)"""
-        c = self._x[c_rows]  # (P, D)
-        csq = self._sq[c_rows]  # (P,)
-        xr = self._x[rows] if xr is None else xr  # (R, D)
-        with one_thread(xr.shape[0] * c.shape[0] * c.shape[1]):
-            # one center: a matrix-vector product, faster than a 1-column matrix product
-            g = (xr @ c[0])[:, None] if c_rows.size == 1 else xr @ c.T  # (R, P)
-        g *= -2.0
-        g += self._sq[rows][:, None]
-        g += csq[None, :]
-        out: F32 = np.maximum(g.min(axis=1), np.float32(0.0))
-        return out
+        xs = self._x[rows] if xr is None else xr  # (R, D)
+        with one_thread(xs.shape[0] * c_rows.size * xs.shape[1]):
+            return min_d2(xs, self._sq[rows], self._x[c_rows], self._sq[c_rows])
 
     def _fold_all(self, rows: I64) -> None:
         """Bring ``rows`` up to date, grouped by how many centers each has already seen."""
@@ -163,6 +188,7 @@ class LazyKCenter:
         self._params = None
         self._active = np.empty(0, dtype=np.int64)  # (A,) rows that get block updates
         self._xa: F32 | None = None  # (A, D) their embeddings, or None when A = N
+        self._cuts: Runs = None  # run starts and group of the active rows (sorted by group)
         self._applied = 0  # centers folded into every active row
         self._order = np.empty(0, dtype=np.int64)  # (A,) active rows by bound, best first
         self._bounds = np.empty(0, dtype=np.float64)  # (A,) their keys' upper bounds
@@ -215,20 +241,18 @@ class LazyKCenter:
         active = self._active
         if pending.size:
             self.stats["updates"] += 1
-            self.stats["distances"] += active.size * pending.size
-            self.stats["update_distances"] += active.size * pending.size
-            step = max(1, _WORK_BYTES // (4 * pending.size))
-            for start in range(0, active.size, step):
-                rows = active[start : start + step]
-                xr = None if self._xa is None else self._xa[start : start + step]
-                new = self._min_d2(rows, pending, xr)
-                np.minimum(self._min[rows], new, out=new)
-                self._min[rows] = new
+            before = self.stats["distances"]
+            best = self._min[active]  # (A,)
+            for start in range(self._applied, len(self._centers), 4096):  # bounded (P, G)
+                top = min(start + 4096, len(self._centers))
+                self._lower(active, best, start, top, self._xa, self._cuts)
+            self._min[active] = best
+            self.stats["update_distances"] += self.stats["distances"] - before
             self._min[pending] = 0.0
             self._fresh[active] = np.maximum(self._fresh[active], len(self._centers))
             self._applied = len(self._centers)
         keys = self._keys(active)  # (A,)
-        order = np.argsort(-keys, kind="stable")  # ties: lowest row first (active is sorted)
+        order = np.lexsort((active, -keys))  # best first, ties: lowest row first
         self._order, self._bounds = order, keys[order]
         self._pos = 0
         self._pool = np.empty(0, dtype=np.int64)
@@ -290,6 +314,8 @@ class LazyKCenter:
             cut = float(np.partition(keys, self._n - self._tier)[self._n - self._tier])
         chosen = np.flatnonzero((keys >= cut) & (keys > -np.inf))
         self._fold_all(chosen)
+        chosen = chosen[np.argsort(self._group[chosen], kind="stable")]  # grouped, for pruning
+        self._cuts = runs(self._group[chosen])
         rest = keys.copy()
         rest[chosen] = -np.inf
         self._dormant_bound = float(rest.max()) if rest.size else -np.inf
