@@ -44,7 +44,7 @@ DEFAULT_CASES = [
 ]
 
 OURS = """
-import json, re, sys, time
+import json, os, re, sys, time
 import numpy as np
 from runner.config import (InputType, SelectionConfig, SelectionInput, SelectionStrategy,
                            StrategyEntry, StrategyType)
@@ -59,15 +59,16 @@ typicality = entry(StrategyType.TYPICALITY, num_nearest_neighbors=30, strength=0
 strategies = {"diversity": [diversity], "typicality": [typicality],
               "representative": [diversity, typicality],
               "herding": [entry(StrategyType.HERDING)]}[sys.argv[4]]
-start = time.perf_counter()
+start, cpu = time.perf_counter(), os.times()
 result = select(embeddings=x, cfg=SelectionConfig(n_samples=k - 1, strategies=strategies),
                 seed=0, preselected=[0])
 seconds = time.perf_counter() - start
+cpu_s = sum(os.times()[:2]) - sum(cpu[:2])  # user + sys of this process
 np.save(sys.argv[3], np.array([0, *result.indices]))
 status = open("/proc/self/status").read()  # VmHWM: this process's peak (ru_maxrss is
 rss = int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 2**20  # inherited over fork)
 backend = result.per_strategy[0].get("backend")
-print(json.dumps({"seconds": seconds, "rss_gb": rss, "backend": backend}))
+print(json.dumps({"seconds": seconds, "cpu_s": cpu_s, "rss_gb": rss, "backend": backend}))
 """
 
 MUNDIG = """
@@ -152,13 +153,24 @@ def case_preset(case: str) -> str:
     return rest[0] if rest else "diversity"
 
 
-def measure(case: str, peers: Path | None, workdir: Path, repeat: int) -> dict[str, object]:
+def case_data(kind: str, n: int, d: int, workdir: Path, cache: Path | None) -> Path:
+    """The ``.npy`` file of a case's embeddings; made once per ``cache`` dir (1M x 512: ~1 min)."""
+    data = (cache or workdir) / f"{kind}-{n}x{d}-seed0.npy"
+    if cache is None or not data.exists():
+        data.parent.mkdir(parents=True, exist_ok=True)
+        np.save(data.with_suffix(".tmp.npy"), make_data(kind, n, d))
+        data.with_suffix(".tmp.npy").replace(data)
+    return data
+
+
+def measure(
+    case: str, peers: Path | None, workdir: Path, repeat: int, cache: Path | None = None
+) -> dict[str, object]:
     """Run each engine ``repeat`` times, interleaved (they share the machine's noise)."""
     kind, n, d, k = case.split(":")[:4]
     preset = case_preset(case)
-    x = make_data(kind, int(n), int(d))
-    data = workdir / "x.npy"
-    np.save(data, x)
+    data = case_data(kind, int(n), int(d), workdir, cache)
+    x = np.load(data, mmap_mode="r")
     row: dict[str, object] = {"case": case, "kind": kind, "n": int(n), "d": int(d), "k": int(k)}
     row["preset"] = preset
     engines = _engines(peers, preset, data, int(k), workdir)
@@ -219,14 +231,15 @@ def write_section(
         "",
         *_intro(rows, repeat),
         "",
-        "| strategies | data | N | D | k | ours (s) | mundig (s) | ours / mundig | ours min dist "
-        "| mundig min dist | ours RSS (GB) | mundig RSS (GB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| strategies | data | N | D | k | ours (s) | ours CPU (s) | mundig (s) | ours / mundig "
+        "| ours min dist | mundig min dist | ours RSS (GB) | mundig RSS (GB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['preset']} | {r['kind']} | {r['n']} | {r['d']} | {r['k']}"
-            f" | {_time(r, 'ours')} | {_time(r, 'mundig')} | {_cell(r, 'ratio', '.3f')}"
+            f" | {_time(r, 'ours')} | {_cell(r, 'ours_cpu_s', '.1f')} | {_time(r, 'mundig')}"
+            f" | {_cell(r, 'ratio', '.3f')}"
             f" | {_cell(r, 'ours_min_distance', '.6f')} | {_cell(r, 'mundig_min_distance', '.6f')}"
             f" | {_cell(r, 'ours_rss_gb', '.2f')} | {_cell(r, 'mundig_rss_gb', '.2f')} |"
         )
@@ -253,7 +266,8 @@ def _intro(rows: list[dict[str, object]], repeat: int) -> list[str]:
     return [
         "DIVERSITY, k-center greedy from row 0, same embeddings (float32, unit rows), each"
         f" engine in its own process, {repeat} runs each, interleaved. Time: median of the"
-        " runs (min-max in brackets), whole selection (mundig: ingest + run). Min dist:"
+        " runs (min-max in brackets), whole selection (mundig: ingest + run); ours CPU: user +"
+        " sys seconds of our process (last run), the work regardless of load. Min dist:"
         " minimum pairwise Euclidean distance of the selected set (higher is better). RSS:"
         " peak resident memory of the process, embeddings included. `representative` is the"
         " preset DIVERSITY x TYPICALITY (k = 30, strength 0.75); `typicality` is that"
@@ -270,6 +284,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per engine (median)")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch docs")
     parser.add_argument(
+        "--data-cache", type=Path, help="keep the generated embeddings here between runs"
+    )
+    parser.add_argument(
         "--section", default=SECTION, help="heading of the docs/benchmarks.md section to replace"
     )
     args = parser.parse_args()
@@ -283,7 +300,7 @@ def main() -> None:
     for case in args.cases:
         with tempfile.TemporaryDirectory() as tmp:
             peers = None if case in args.no_mundig else args.peers
-            row = measure(case, peers, Path(tmp), args.repeat)
+            row = measure(case, peers, Path(tmp), args.repeat, args.data_cache)
         print(json.dumps(row), flush=True)
         rows.append(row)
     if not args.no_write:

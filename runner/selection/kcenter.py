@@ -49,6 +49,7 @@ I64 = npt.NDArray[np.int64]
 
 _WORK_BYTES = 64 * 2**20  # (rows, centers) float32 bytes of one fold step
 _CHUNK = 64  # rows made exact at once while scanning for the best key
+_USELESS = 0.9  # pruning that computes more than this share of the dense work is dropped
 _POOL_CAP = 2048  # exact rows kept between updates; more triggers a block update
 
 
@@ -81,6 +82,8 @@ class LazyKCenter:
         self._part: Partition | None = build_partition(x, self._sq, n_g) if n_g > 1 else None
         self._group = np.zeros(self._n, dtype=np.int64) if self._part is None else self._part.group
         self._cache = None if self._part is None else BoundCache(self._part)
+        self._cache_groups = n_g if self._part is not None else 0  # 0: pruning decided
+        self._probe = [0, 0]  # (computed, dense) distances while probing the pruning
         self._params: tuple[int, float] | None = None  # (id of factor, power) of the tiers
         self._factor: F64 | None = None
         self._power = 1.0
@@ -91,7 +94,8 @@ class LazyKCenter:
             "distances": 0,
             "scan_distances": 0,
             "update_distances": 0,
-            "dense_distances": 0,
+            "dense_distances": 0,  # what the folds would have cost without pruning
+            "pruning_dropped": 0,  # 1: the bounds did not bite and pruning was switched off
         }
         self._reset_tiers()
 
@@ -126,8 +130,26 @@ class LazyKCenter:
             done = lower(
                 self._part, self._x, self._sq, rows, best, c_rows, bounds, xr, starts, gids
             )
+            self._probe_pruning(done, rows.size * c_rows.size)
         self.stats["distances"] += done
         self.stats["dense_distances"] += rows.size * c_rows.size
+
+    def _probe_pruning(self, done: int, dense: int) -> None:
+        """Stop pruning when it saved under 10% while the selection grew from G to 2G centers.
+
+        By then a center is near every anchor, so on data where the bounds never bite (noise
+        in high dimensions) the anchor bounds are pure overhead from there on.
+        """
+        n_groups = self._cache_groups
+        if n_groups == 0 or len(self._centers) < n_groups:
+            return
+        self._probe[0] += done
+        self._probe[1] += dense
+        if len(self._centers) >= 2 * n_groups:
+            if self._probe[0] > _USELESS * self._probe[1]:
+                self._part, self._cache = None, None
+                self.stats["pruning_dropped"] = 1
+            self._cache_groups = 0  # decided once
 
     def _min_d2(self, rows: I64, c_rows: I64, xr: F32 | None = None) -> F32:
         """Min over ``c_rows`` of the squared distance of each of ``rows``.  # (R,)"""

@@ -7,6 +7,7 @@ import numpy.typing as npt
 import pytest
 
 from runner.selection.kcenter import LazyKCenter
+from runner.selection.pruning import BoundCache, build_partition
 from runner.selection.torch_kcenter import TorchKCenter
 
 Engine = LazyKCenter | TorchKCenter
@@ -144,6 +145,65 @@ def test_same_data_same_picks_byte_for_byte() -> None:
         picks = run_engine(engine, 200)
         runs.append((picks, engine.min_d2().tobytes()))
     assert runs[0] == runs[1]
+
+
+# --- triangle-inequality pruning over the anchor partition ----------------------------------
+
+
+@pytest.mark.parametrize("make", [random_rows, clustered_rows])
+def test_pruned_engine_equals_the_greedy_and_the_unpruned_engine(make: object) -> None:
+    x = make(3000, 16, 4)  # type: ignore[operator]
+    factor = np.random.default_rng(1).uniform(0.2, 1.0, 3000)
+    pre = np.array([9, 700], dtype=np.int64)
+    runs = {}
+    for groups in (1, 40):
+        engine = LazyKCenter(x, tier=600, block=32, groups=groups)
+        engine.add_rows(pre)  # the datapool path folds with pruning too
+        runs[groups] = (run_engine(engine, 250, factor, 2.0), engine.stats)
+    assert runs[40][0] == runs[1][0] == oracle(x, [9, 700], 250, factor, 2.0)
+    folded = {g: stats["distances"] - stats["scan_distances"] for g, (_, stats) in runs.items()}
+    assert folded[1] == runs[1][1]["dense_distances"]  # groups=1: no pruning
+    # noise in 16-d leaves nothing to prune: the engine notices and stops trying
+    assert runs[40][1]["pruning_dropped"] == (make is random_rows)
+    if make is clustered_rows:
+        assert folded[40] < runs[40][1]["dense_distances"]  # some products were skipped
+
+
+def test_pruning_skips_most_products_on_clustered_data() -> None:
+    x = clustered_rows(6000, 16, 2)
+    engine = LazyKCenter(x, tier=1500, block=64, groups=64)
+    engine.add_row(0)
+    assert run_engine(engine, 600) == oracle(x, [0], 600)
+    folded = engine.stats["distances"] - engine.stats["scan_distances"]
+    assert folded < 0.5 * engine.stats["dense_distances"]
+
+
+def test_center_bounds_are_lower_bounds_of_the_distance_to_each_anchor() -> None:
+    x = clustered_rows(2000, 40, 6)
+    sq = np.einsum("nd,nd->n", x, x)
+    part = build_partition(x, sq, 25)
+    c = x[:50]
+    bounds = part.center_bounds(c)  # (50, G)
+    # |c - x| >= |c - anchor| - |x - anchor| >= bound - radius, for every row of each group
+    d = np.linalg.norm(c[:, None, :].astype(np.float64) - x[None, :, :], axis=2)  # (50, N)
+    assert np.all(d >= bounds[:, part.group] - part.radius[None, :] - 1e-5)
+    assert np.all(part.radius >= 0) and set(np.unique(part.group)) <= set(range(25))
+    cache = BoundCache(part)
+    cached = cache.get(x, list(range(50)), 10, 50)  # float16, rounded down
+    assert np.all(cached <= bounds[10:50]) and np.allclose(cached, bounds[10:50], atol=2e-3)
+    again = build_partition(x, sq, 25)
+    assert np.array_equal(again.group, part.group)  # deterministic
+
+
+def test_zero_rows_and_tiny_inputs() -> None:
+    x = np.zeros((6, 3), dtype=np.float32)
+    x[3] = [1.0, 0.0, 0.0]
+    engine = LazyKCenter(x)
+    engine.add_row(0)
+    assert run_engine(engine, 5) == [3, 1, 2, 4, 5]  # then all keys 0: the lowest row
+    one = LazyKCenter(np.ones((2, 2), dtype=np.float32) / np.sqrt(2))
+    one.add_row(1)
+    assert run_engine(one, 1) == [0]
 
 
 # --- the torch port (CUDA on a GPU machine; the same code on the CPU here) ------------------
