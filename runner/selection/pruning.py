@@ -22,6 +22,7 @@ pruning never changes a stored minimum.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -238,66 +239,49 @@ def lower(
     run_reach = np.maximum.reduceat(reach, starts[:-1]) if gids.size else reach[:0]  # (S,)
     hit = dc < run_reach[None, :]  # (P, S) center may lower some row of the run
     lengths = np.diff(starts)  # (S,)
+    target = _Target(x, sq, rows, xr, best)
     if int(hit.sum(axis=0) @ lengths) > _DENSE_FRACTION * rows.size * c_rows.size:
         lower_dense(best, rows, x, sq, xr, c_rows)
         return int(rows.size * c_rows.size)
     done = 0
     with one_thread(0):  # small products: waking BLAS threads would cost more than them
-        done = _lower_runs(best, rows, x, sq, xr, c, csq, reach, dc, hit, starts)
-    return done
-
-
-def _lower_runs(
-    best: F32,
-    rows: I64,
-    x: F32,
-    sq: F32,
-    xr: F32 | None,
-    c: F32,
-    csq: F32,
-    reach: F32,
-    dc: F32,
-    hit: npt.NDArray[np.bool_],
-    starts: I64,
-) -> int:
-    """The pruned loop of :func:`lower`: each run against the centers that may reach it."""
-    done = 0
-    for s in np.flatnonzero(hit.any(axis=0)).tolist():
-        cs = np.flatnonzero(hit[:, s])  # centers that may reach this run
-        lo, hi = int(starts[s]), int(starts[s + 1])
-        sub = lo + np.flatnonzero(reach[lo:hi] > dc[cs, s].min())  # rows some center may lower
-        if sub.size == 0:
-            continue
-        where: slice | I64 = slice(lo, hi) if sub.size == hi - lo else sub
-        _lower_block(best, where, rows, x, sq, xr, c[cs], csq[cs])
-        done += sub.size * cs.size
+        for s in np.flatnonzero(hit.any(axis=0)).tolist():
+            cs = np.flatnonzero(hit[:, s])  # centers that may reach this run
+            lo, hi = int(starts[s]), int(starts[s + 1])
+            sub = lo + np.flatnonzero(reach[lo:hi] > dc[cs, s].min())  # rows one may lower
+            if sub.size == 0:
+                continue
+            target.lower(slice(lo, hi) if sub.size == hi - lo else sub, c[cs], csq[cs])
+            done += sub.size * cs.size
     return done
 
 
 def lower_dense(best: F32, rows: I64, x: F32, sq: F32, xr: F32 | None, c_rows: I64) -> None:
     """:func:`lower` without pruning, in row blocks of bounded memory."""
     c, csq = x[c_rows], sq[c_rows]
+    target = _Target(x, sq, rows, xr, best)
     step = max(1, _WORK_BYTES // (4 * c_rows.size))
     for start in range(0, rows.size, step):
         with one_thread(min(step, rows.size - start) * c_rows.size * x.shape[1]):
-            _lower_block(best, slice(start, start + step), rows, x, sq, xr, c, csq)
+            target.lower(slice(start, start + step), c, csq)
 
 
-def _lower_block(
-    best: F32,
-    where: slice | I64,
-    rows: I64,
-    x: F32,
-    sq: F32,
-    xr: F32 | None,
-    c: F32,
-    csq: F32,
-) -> None:
-    """``best[where] = min(best[where], min_c |x - c|²)``."""
-    xs = x[rows[where]] if xr is None else xr[where]  # (R', D)
-    new = min_d2(xs, sq[rows[where]], c, csq)
-    np.minimum(best[where], new, out=new)
-    best[where] = new
+class _Target(NamedTuple):
+    """Rows whose minima are being lowered: all rows, the chosen ones, their minima."""
+
+    x: F32  # (N, D)
+    sq: F32  # (N,)
+    rows: I64  # (R,)
+    xr: F32 | None  # (R, D) x[rows] when gathered
+    best: F32  # (R,)
+
+    def lower(self, where: slice | I64, c: F32, csq: F32) -> None:
+        """``best[where] = min(best[where], min_c |x - c|²)``."""
+        rows = self.rows[where]
+        xs = self.x[rows] if self.xr is None else self.xr[where]  # (R', D)
+        new = min_d2(xs, self.sq[rows], c, csq)
+        np.minimum(self.best[where], new, out=new)
+        self.best[where] = new
 
 
 def min_d2(xs: F32, xsq: F32, c: F32, csq: F32) -> F32:
