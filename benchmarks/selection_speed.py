@@ -110,15 +110,27 @@ def make_data(kind: str, n: int, d: int, seed: int = 0) -> npt.NDArray[np.float3
 
 
 def min_pairwise(x: npt.NDArray[np.float32], rows: npt.NDArray[np.int64]) -> float:
-    """Minimum Euclidean distance between two selected rows, in float64, blocked."""
-    s = x[rows].astype(np.float64)  # (k, D)
-    best = np.inf
+    """Minimum Euclidean distance between two selected rows, in float64, blocked.
+
+    A float32 pass finds the pairs within 1e-4 (squared) of the smallest, then those are
+    recomputed in float64 (k = 100k: minutes in float64 throughout, seconds this way).
+    """
+    s = np.ascontiguousarray(x[rows], dtype=np.float32)  # (k, D)
+    sq = np.einsum("kd,kd->k", s, s)  # (k,)
+    found: list[tuple[float, npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
     for start in range(0, len(rows), 2000):
         block = s[start : start + 2000]  # (b, D)
-        d2 = 2.0 - 2.0 * block @ s.T  # (b, k) unit rows
+        d2 = sq[start : start + 2000, None] + sq[None, :] - 2.0 * (block @ s.T)  # (b, k)
         d2[np.arange(block.shape[0]), start + np.arange(block.shape[0])] = np.inf
-        best = min(best, float(d2.min()))
-    return float(np.sqrt(max(best, 0.0)))
+        low = float(d2.min())
+        i, j = np.nonzero(d2 <= low + 1e-4)
+        found.append((low, start + i, j))
+    best = min(low for low, _, _ in found)
+    pairs = [(i, j) for low, i, j in found if low <= best + 1e-4]
+    i = np.concatenate([p[0] for p in pairs])
+    j = np.concatenate([p[1] for p in pairs])
+    diff = s[i].astype(np.float64) - s[j].astype(np.float64)  # (pairs, D)
+    return float(np.sqrt(np.einsum("pd,pd->p", diff, diff).min()))
 
 
 def run_engine(
