@@ -49,6 +49,7 @@ I64 = npt.NDArray[np.int64]
 
 _WORK_BYTES = 64 * 2**20  # (rows, centers) float32 bytes of one fold step
 _CHUNK = 64  # rows made exact at once while scanning for the best key
+_PRUNE_FROM = 200_000  # rows from which the engine prunes by default
 _USELESS = 0.9  # pruning that computes more than this share of the dense work is dropped
 _POOL_CAP = 2048  # exact rows kept between updates; more triggers a block update
 
@@ -67,7 +68,9 @@ class LazyKCenter:
             x: The rows, float32, C-contiguous.  # (N, D)
             block: Pending centers folded into the active rows at once.
             tier: Active rows after a re-tier; default ``max(8192, N // 4)``.
-            groups: Groups of the pruning partition; default about ``sqrt(N)``; 1: no pruning.
+            groups: Groups of the pruning partition; 1: no pruning; default: one per 128
+                rows (at most 1024) from 200k rows on, none below (measured: below that size
+                the partition and the small products cost more than the distances saved).
         """
         self._x = x  # (N, D)
         self._n = int(x.shape[0])
@@ -78,7 +81,8 @@ class LazyKCenter:
         self._centers: list[int] = []
         self._block = block
         self._tier = tier if tier is not None else max(8192, self._n // 4)
-        n_g = min(self._n, n_groups(self._n) if groups is None else groups)
+        default = n_groups(self._n) if self._n >= _PRUNE_FROM else 1
+        n_g = min(self._n, default if groups is None else groups)
         self._part: Partition | None = build_partition(x, self._sq, n_g) if n_g > 1 else None
         self._group = np.zeros(self._n, dtype=np.int64) if self._part is None else self._part.group
         self._cache = None if self._part is None else BoundCache(self._part)

@@ -73,9 +73,12 @@ def run_engine(
 
 @pytest.mark.parametrize("make", [random_rows, clustered_rows])
 @pytest.mark.parametrize(("tier", "block"), [(None, 256), (300, 16), (50, 4)])
-def test_lazy_picks_equal_the_exact_greedy(make: object, tier: int | None, block: int) -> None:
+@pytest.mark.parametrize("groups", [None, 16])  # default: no pruning at this size
+def test_lazy_picks_equal_the_exact_greedy(
+    make: object, tier: int | None, block: int, groups: int | None
+) -> None:
     x = make(2000, 24, 3)  # type: ignore[operator]
-    engine = LazyKCenter(x, tier=tier, block=block)
+    engine = LazyKCenter(x, tier=tier, block=block, groups=groups)
     engine.add_row(0)
     assert run_engine(engine, 300) == oracle(x, [0], 300)
     if tier is not None:
@@ -117,10 +120,11 @@ def test_preselected_rows_and_exact_distances() -> None:
     assert run_engine(engine, 20) == oracle(x, [3, 50, 400, *picks], 20)
 
 
-def test_duplicates_and_zero_keys_resolve_to_the_lowest_row() -> None:
+@pytest.mark.parametrize("groups", [None, 4])
+def test_duplicates_and_zero_keys_resolve_to_the_lowest_row(groups: int | None) -> None:
     base = random_rows(5, 4, 0)
     x = np.repeat(base, 4, axis=0)  # rows 4i..4i+3 are equal
-    engine = LazyKCenter(x, tier=4, block=2)
+    engine = LazyKCenter(x, tier=4, block=2, groups=groups)
     engine.add_row(0)
     picks = run_engine(engine, 19)
     assert picks[:4] == oracle(x, [0], 4)
@@ -195,13 +199,14 @@ def test_center_bounds_are_lower_bounds_of_the_distance_to_each_anchor() -> None
     assert np.array_equal(again.group, part.group)  # deterministic
 
 
-def test_zero_rows_and_tiny_inputs() -> None:
+@pytest.mark.parametrize("groups", [None, 3])
+def test_zero_rows_and_tiny_inputs(groups: int | None) -> None:
     x = np.zeros((6, 3), dtype=np.float32)
     x[3] = [1.0, 0.0, 0.0]
-    engine = LazyKCenter(x)
+    engine = LazyKCenter(x, groups=groups)
     engine.add_row(0)
     assert run_engine(engine, 5) == [3, 1, 2, 4, 5]  # then all keys 0: the lowest row
-    one = LazyKCenter(np.ones((2, 2), dtype=np.float32) / np.sqrt(2))
+    one = LazyKCenter(np.ones((2, 2), dtype=np.float32) / np.sqrt(2), groups=groups)
     one.add_row(1)
     assert run_engine(one, 1) == [0]
 
