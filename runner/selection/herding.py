@@ -38,7 +38,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from runner.selection.herding_lazy import LazyHerding
 from runner.selection.objective import ObjectiveContext
+from runner.selection.partition import partition
 from runner.selection.projection import unit_projection
 
 F32 = npt.NDArray[np.float32]
@@ -52,6 +54,7 @@ MIN_SIGMA2 = 1e-4
 _BASE = 10_000  # rows of the kernel-mean base; every row below this size
 _QUERIES = 2_000  # rows whose k-th neighbour distance estimates the bandwidth
 _BLOCK = 512  # rows per block of kernel evaluations (20 MB at the full base)
+GROUP_SIZE = 256  # mean rows per group of the lazy engine (runner.selection.herding_lazy)
 
 
 def squared_distances(x: F32, y: F32, y_sq: F32) -> F32:
@@ -150,7 +153,12 @@ def kernel_mean(a: F32, sigma2: float) -> F64:
 
 
 class HerdingObjective:
-    """Dynamic objective: the herding gain of every row given the picks so far."""
+    """Dynamic objective: the herding gain of every row given the picks so far.
+
+    The gains live in :class:`~runner.selection.herding_lazy.LazyHerding`, which finds the
+    best row from group bounds (:meth:`argmax`) when HERDING is the loop's only dynamic
+    objective with a positive strength, and scores every row otherwise.
+    """
 
     def __init__(
         self,
@@ -160,7 +168,7 @@ class HerdingObjective:
         k: int,
         budget: int | None,
     ) -> None:
-        """Project the rows, fix the kernel and estimate the density.
+        """Project the rows, fix the kernel, estimate the density and group the rows.
 
         Args:
             embeddings: One row per sample, candidates and preselected.  # (N, D)
@@ -173,27 +181,17 @@ class HerdingObjective:
         picks = n if budget is None else budget + preselected.size
         self._k = max(k, round(n / (10 * max(picks, 1))))
         self._sigma2 = bandwidth(x, self._k) if n > 1 else 1.0
-        self._a = log_kernel_rows(x, self._sigma2)  # (N, D + 2)
+        groups = partition(x, GROUP_SIZE)
+        a = log_kernel_rows(x, self._sigma2)  # (N, D + 2)
         del x
-        self._mu = kernel_mean(self._a, self._sigma2)  # (N,)
-        self._tau = max(float(np.median(self._mu)), 1e-12)
-        self._penalty = np.zeros(n, dtype=np.float64)  # (N,) Σ_s K(x_i, x_s)
-        self._count = 0
+        mu = kernel_mean(a, self._sigma2)  # (N,)
+        self._tau = max(float(np.median(mu)), 1e-12)
+        self._engine = LazyHerding(a, self._sigma2, mu, groups)
+        del a
+        self._base_rows = int(min(n, _BASE))
         self._gains: list[float] = []
         for row in preselected.tolist():
-            self._add(int(row))
-
-    def _add(self, row: int) -> None:
-        """Add the kernel row of ``row`` to the penalty."""
-        column = log_kernel_column(self._a, self._sigma2, np.array([row]))[:, 0]  # (D + 2,)
-        log_k = self._a @ column  # (N,)
-        self._penalty += np.exp(log_k, out=log_k)
-        self._count += 1
-
-    def _gain(self) -> F64:
-        """``h``: the herding gain of every row.  # (N,)"""
-        gain: F64 = self._mu - self._penalty / (self._count + 1)
-        return gain
+            self._engine.add(int(row))
 
     @property
     def name(self) -> str:
@@ -207,10 +205,25 @@ class HerdingObjective:
 
     def scores(self) -> F64:
         """``exp((h - max h) / τ)``: the gain mapped into (0, 1].  # (N,) float64"""
-        gain = self._gain()
+        gain = self._engine.gains()
         gain -= gain.max()
         gain /= self._tau
         return np.exp(gain, out=gain)
+
+    def argmax(
+        self,
+        *,
+        factor: F64 | None,
+        strength: float,
+        blocked: npt.NDArray[np.bool_],
+    ) -> tuple[int, float] | None:
+        """The best row by group bounds (``blocked`` is exactly the picks the engine holds).
+
+        Returns ``None`` for a strength <= 0 (the loop scores every row instead).
+        """
+        if strength <= 0:
+            return None
+        return self._engine.argmax(factor=factor, strength=strength, tau=self._tau)
 
     def should_stop(self, picked: int) -> str | None:
         """HERDING has no stopping condition."""
@@ -218,18 +231,21 @@ class HerdingObjective:
 
     def update(self, picked: int) -> None:
         """Record the pick's gain and cover its neighbourhood."""
-        gain = self._mu[picked] - self._penalty[picked] / (self._count + 1)  # h of one row
-        self._gains.append(float(gain))
-        self._add(picked)
+        self._gains.append(self._engine.gain(picked))
+        self._engine.add(picked)
 
     def summary(self) -> dict[str, object]:
-        """The kernel and how the gain fell over the picks."""
+        """The kernel, how the gain fell over the picks and how much the bounds skipped."""
+        picks = max(len(self._gains), 1)
         return {
             "num_nearest_neighbors": self._k,
             "kernel_sigma": float(np.sqrt(self._sigma2)),
-            "density_base_rows": int(min(self._a.shape[0], _BASE)),
+            "density_base_rows": self._base_rows,
             "first_gain": self._gains[0] if self._gains else None,
             "last_gain": self._gains[-1] if self._gains else None,
+            "groups": self._engine.groups,
+            "groups_evaluated_per_pick": self._engine.evaluated / picks,
+            "kernel_pairs_per_pick": self._engine.folded_pairs / picks,
         }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +21,11 @@ from runner.config import (
 )
 from runner.errors import ConfigError
 from runner.inputs.values import InputValues, ValueKind
+from runner.selection.greedy import greedy
+from runner.selection.partition import partition
+from runner.selection.projection import unit_projection
 from runner.selection.select import select
+from runner.selection.weights import WeightsObjective
 
 EMBEDDINGS = SelectionInput(type=InputType.EMBEDDINGS)
 
@@ -154,3 +159,149 @@ def test_copies_and_identical_rows_keep_the_kernel_finite() -> None:
     assert len(set(chosen)) == 10 and sum(p < 40 for p in chosen) >= 5
     assert picks(np.ones((20, 8), dtype=np.float32), 5) == [0, 1, 2, 3, 4]
     assert picks(np.zeros((20, 8), dtype=np.float32), 3) == [0, 1, 2]
+
+
+class ReferenceHerding:
+    """The exhaustive engine HERDING had before the lazy one: every row rescored per pick."""
+
+    name = "HERDING"
+    static = False
+
+    def __init__(self, x: npt.NDArray[np.floating], preselected: list[int], budget: int) -> None:
+        rows = unit_projection(x)
+        k = max(
+            herding_module.DEFAULT_NEIGHBORS, round(len(x) / (10 * (budget + len(preselected))))
+        )
+        self.sigma2 = herding_module.bandwidth(rows, k)
+        self.a = herding_module.log_kernel_rows(rows, self.sigma2)
+        self.mu = herding_module.kernel_mean(self.a, self.sigma2)
+        self.tau = max(float(np.median(self.mu)), 1e-12)
+        self.penalty = np.zeros(len(x))
+        self.count = 0
+        for row in preselected:
+            self.update(row)
+
+    def gain(self) -> npt.NDArray[np.float64]:
+        return self.mu - self.penalty / (self.count + 1)
+
+    def scores(self) -> npt.NDArray[np.float64]:
+        gain = self.gain()
+        return np.exp((gain - gain.max()) / self.tau)  # type: ignore[no-any-return]
+
+    def should_stop(self, picked: int) -> str | None:
+        return None
+
+    def update(self, picked: int) -> None:
+        column = herding_module.log_kernel_column(self.a, self.sigma2, np.array([picked]))
+        self.penalty += np.exp(self.a @ column[:, 0])
+        self.count += 1
+
+    def summary(self) -> dict[str, object]:
+        return {}
+
+
+def run_greedy(
+    objectives: list[Any], strengths: list[float], n: int, pre: list[int], k: int
+) -> list[int]:
+    blocked = np.zeros(n, dtype=bool)
+    blocked[pre] = True
+    return greedy(objectives, strengths, blocked, k).picks
+
+
+@pytest.fixture
+def small_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groups of ~16 rows, so small inputs exercise many groups and their bounds."""
+    monkeypatch.setattr(herding_module, "GROUP_SIZE", 16)
+
+
+def lazy(
+    x: npt.NDArray[np.floating], pre: list[int], budget: int
+) -> herding_module.HerdingObjective:
+    return herding_module.HerdingObjective(
+        embeddings=x, preselected=np.array(pre, dtype=np.int64), k=30, budget=budget
+    )
+
+
+@pytest.mark.usefixtures("small_groups")
+@pytest.mark.parametrize(
+    ("sizes", "d", "k"), [([300, 200, 80, 20], 24, 150), ([900, 500, 100], 96, 400)]
+)
+def test_the_lazy_engine_picks_what_rescoring_every_row_picks(
+    sizes: list[int], d: int, k: int
+) -> None:
+    x, _ = mixture(sizes, [0.3, 0.6, 0.2, 1.0][: len(sizes)], d=d, seed=len(sizes))
+    pre = [0, 7, 400]
+    engine = lazy(x, pre, k)
+    assert engine.summary()["groups"] >= len(x) // 32  # type: ignore[operator]
+    expected = run_greedy([ReferenceHerding(x, pre, k)], [1.0], len(x), pre, k)
+    assert run_greedy([engine], [1.0], len(x), pre, k) == expected
+
+
+@pytest.mark.usefixtures("small_groups")
+def test_picks_skip_groups_out_of_the_kernels_reach() -> None:
+    # ten tight, far-apart clusters: a pick's kernel is below e^-30 on the other nine
+    x, _ = mixture([100] * 10, [0.05] * 10, d=32, seed=4)
+    engine = lazy(x, [], 200)
+    expected = run_greedy([ReferenceHerding(x, [], 200)], [1.0], len(x), [], 200)
+    assert run_greedy([engine], [1.0], len(x), [], 200) == expected
+    assert engine.summary()["kernel_pairs_per_pick"] < 0.3 * len(x)  # type: ignore[operator]
+
+
+@pytest.mark.usefixtures("small_groups")
+def test_with_static_factors_and_a_negative_strength_it_still_matches() -> None:
+    x, labels = mixture([400, 300, 100], [0.3, 0.5, 0.2], d=40, seed=3)
+    n, pre, k = len(x), [1, 2], 120
+    weights = np.where(labels == 1, 0.2, 1.0) + np.linspace(0, 0.5, n)
+    weights[::9] = 0.0  # rows a WEIGHTS factor rules out (product 0)
+    for strengths in ([1.0, 1.0], [0.5, 2.0], [-1.0, 1.0]):
+        factor = [WeightsObjective(values=weights, preselected=np.array(pre)) for _ in (0, 1)]
+        mine = run_greedy([lazy(x, pre, k), factor[0]], strengths, n, pre, k)
+        reference = run_greedy([ReferenceHerding(x, pre, k), factor[1]], strengths, n, pre, k)
+        assert mine == reference, strengths
+        assert not set(mine) & set(np.flatnonzero(weights == 0).tolist()) or strengths[1] < 0
+
+
+class Fixed:
+    """A static objective with given scores (a factor the loop multiplies in once)."""
+
+    name = "FIXED"
+    static = True
+
+    def __init__(self, values: npt.NDArray[np.float64]) -> None:
+        self.values = values
+
+    def scores(self) -> npt.NDArray[np.float64]:
+        return self.values.copy()
+
+    def should_stop(self, picked: int) -> str | None:
+        return None
+
+    def update(self, picked: int) -> None:
+        pass
+
+    def summary(self) -> dict[str, object]:
+        return {}
+
+
+@pytest.mark.usefixtures("small_groups")
+def test_when_every_free_factor_is_zero_it_takes_the_lowest_row_like_the_loop() -> None:
+    x, _ = mixture([60, 40], [0.3, 0.3], d=16)
+    factor = np.zeros(len(x))
+    factor[:5] = 1.0
+    picked = run_greedy([lazy(x, [], 8), Fixed(factor)], [1.0, 1.0], len(x), [], 8)
+    reference = run_greedy([ReferenceHerding(x, [], 8), Fixed(factor)], [1.0, 1.0], len(x), [], 8)
+    assert picked == reference
+    assert sorted(picked[:5]) == [0, 1, 2, 3, 4] and picked[5:] == [5, 6, 7]
+
+
+def test_partition_groups_every_row_once_within_its_radius() -> None:
+    x, _ = mixture([500, 300, 200], [0.3, 0.5, 0.2], d=12)
+    groups = partition(x, 16)
+    assert sorted(groups.order.tolist()) == list(range(len(x)))
+    assert groups.starts[0] == 0 and groups.starts[-1] == len(x)
+    assert len(groups.radii) >= len(x) // 32
+    for g in range(len(groups.radii)):
+        members = groups.order[groups.starts[g] : groups.starts[g + 1]]
+        assert np.all(np.diff(members) > 0)
+        distances = np.linalg.norm(x[members] - groups.centres[g], axis=1)
+        assert distances.max() <= groups.radii[g] + 1e-5
