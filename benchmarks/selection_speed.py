@@ -68,7 +68,8 @@ np.save(sys.argv[3], np.array([0, *result.indices]))
 status = open("/proc/self/status").read()  # VmHWM: this process's peak (ru_maxrss is
 rss = int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 2**20  # inherited over fork)
 backend = result.per_strategy[0].get("backend")
-print(json.dumps({"seconds": seconds, "cpu_s": cpu_s, "rss_gb": rss, "backend": backend}))
+print(json.dumps({"seconds": seconds, "cpu_s": cpu_s, "rss_gb": rss, "backend": backend,
+                  "load": os.getloadavg()[0]}))
 """
 
 MUNDIG = """
@@ -244,8 +245,8 @@ def write_section(
         *_intro(rows, repeat),
         "",
         "| strategies | data | N | D | k | ours (s) | ours CPU (s) | mundig (s) | ours / mundig "
-        "| ours min dist | mundig min dist | ours RSS (GB) | mundig RSS (GB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| ours min dist | mundig min dist | ours RSS (GB) | mundig RSS (GB) | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
@@ -253,7 +254,8 @@ def write_section(
             f" | {_time(r, 'ours')} | {_cell(r, 'ours_cpu_s', '.1f')} | {_time(r, 'mundig')}"
             f" | {_cell(r, 'ratio', '.3f')}"
             f" | {_cell(r, 'ours_min_distance', '.6f')} | {_cell(r, 'mundig_min_distance', '.6f')}"
-            f" | {_cell(r, 'ours_rss_gb', '.2f')} | {_cell(r, 'mundig_rss_gb', '.2f')} |"
+            f" | {_cell(r, 'ours_rss_gb', '.2f')} | {_cell(r, 'mundig_rss_gb', '.2f')}"
+            f" | {_cell(r, 'ours_load', '.1f')} |"
         )
     if any(r["preset"] == "diversity" for r in rows):
         lines += [

@@ -38,6 +38,7 @@ F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 CUTOFF = 30.0  # kernel terms below e^-CUTOFF are skipped (|x - s|^2 > 2 CUTOFF sigma^2)
+_QUEUE = 64  # groups ranked by bound at a time (a partial sort, not a full one per pick)
 _PICK_CHUNK = 2_048  # pending picks folded into a group per matrix product
 
 
@@ -141,15 +142,13 @@ class LazyHerding:
         s, e = self._starts[g], self._starts[g + 1]
         self.folded_pairs += (e - s) * columns.shape[0]
         for start in range(0, columns.shape[0], _PICK_CHUNK):
-            chunk = columns[start : start + _PICK_CHUNK]
-            with one_thread((e - s) * chunk.size):
-                log_k = self._a[s:e] @ chunk.T  # (n_g, m)
+            log_k = self._a[s:e] @ columns[start : start + _PICK_CHUNK].T  # (n_g, m)
             self.penalty[s:e] += np.exp(log_k, out=log_k).sum(axis=1, dtype=np.float64)
 
     def _evaluate(self, g: int, lam: float) -> None:
         """Fold the group's picks and record its best key at ``lam = 1/(t+1)`` and bounds.
 
-        The penalty bounds run over picked members too (looser, still valid, fewer passes).
+        The penalty bounds run over the free members (a group with none gets -inf bounds).
         """
         self._fold(g)
         s, e = self._starts[g], self._starts[g + 1]
@@ -161,9 +160,10 @@ class LazyHerding:
         self._lam0[g] = lam
         self._best_at[g] = s + best
         self._best_gain[g] = keys[best]
+        free = np.isfinite(base)
         self._top[g] = base.max()
-        self._pmax[g] = penalty.max()
-        self._pmin[g] = penalty.min()
+        self._pmax[g] = penalty.max(where=free, initial=0.0)
+        self._pmin[g] = penalty.min(where=free, initial=np.inf)
 
     def _set_base(self, factor: F64 | None, strength: float, tau: float) -> None:
         """Keys' constant part for this factor and strength; every group's bound reset."""
@@ -181,6 +181,15 @@ class LazyHerding:
         self._best_gain[:] = np.inf
         self._pmin[:] = 0.0  # a valid lower bound of every penalty
 
+    @staticmethod
+    def _highest(bound: F64) -> list[int]:
+        """The groups with the :data:`_QUEUE` highest bounds, the highest last."""
+        size = bound.size
+        top = np.argpartition(bound, size - _QUEUE)[size - _QUEUE :] if size > _QUEUE else None
+        top = np.arange(size) if top is None else top
+        ranked: list[int] = top[np.argsort(bound[top], kind="stable")].tolist()
+        return ranked
+
     def argmax(
         self, *, factor: F64 | None, strength: float, tau: float
     ) -> tuple[int, float] | None:
@@ -196,13 +205,21 @@ class LazyHerding:
             the combination allowed), or ``None`` when every free row's factor is 0.
         """
         self._set_base(factor, strength, tau)
+        with one_thread(0):  # many small products: waking BLAS threads costs more
+            return self._argmax(factor)
+
+    def _argmax(self, factor: F64 | None) -> tuple[int, float] | None:
+        """:meth:`argmax` once the base is set."""
         lam = 1.0 / (self._count + 1)
         bound = np.minimum(
             self._best_gain + (self._lam0 - lam) * self._pmax, self._top - lam * self._pmin
         )  # (G,)
         best_key, best_at = -np.inf, -1
+        queue: list[int] = []  # groups by descending bound, the next one last
         while True:
-            g = int(np.argmax(bound))
+            if not queue:
+                queue = self._highest(bound)
+            g = queue.pop()
             if bound[g] == -np.inf:
                 break
             slack = 1e-12 * (abs(best_key) + self._mu_scale) if best_at >= 0 else 0.0
