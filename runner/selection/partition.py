@@ -55,12 +55,13 @@ def _nearest(x: F32, centres: F32) -> I64:
 
 def _means(x: F32, labels: I64, centres: F32) -> F32:
     """Mean of each group's rows; an empty group keeps its centre.  # (G, D)"""
-    sums = np.zeros(centres.shape, dtype=np.float64)
-    np.add.at(sums, labels, x)
+    order = np.argsort(labels, kind="stable")
     counts = np.bincount(labels, minlength=centres.shape[0])
-    out = centres.copy()
     filled = counts > 0
-    out[filled] = (sums[filled] / counts[filled, None]).astype(np.float32)
+    starts = np.concatenate([[0], np.cumsum(counts[filled])[:-1]])
+    sums = np.add.reduceat(x[order], starts, axis=0, dtype=np.float64)  # (filled, D)
+    out = centres.copy()
+    out[filled] = (sums / counts[filled, None]).astype(np.float32)
     return out
 
 
