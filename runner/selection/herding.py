@@ -38,9 +38,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from runner.selection.herding_lazy import LazyHerding
+from runner.selection.herding_lazy import LazyHerding, grouped_kernel_mean
 from runner.selection.objective import ObjectiveContext
-from runner.selection.partition import partition
+from runner.selection.partition import Partition, partition
 from runner.selection.projection import unit_projection
 
 F32 = npt.NDArray[np.float32]
@@ -132,18 +132,23 @@ def log_kernel_column(a: F32, sigma2: float, rows: npt.NDArray[np.int64]) -> F32
     return columns
 
 
-def kernel_mean(a: F32, sigma2: float) -> F64:
+def kernel_mean(a: F32, sigma2: float, groups: Partition | None = None) -> F64:
     """``mu_i``: the mean Gaussian kernel of each row to every row (or to a fixed base).
 
     Args:
         a: :func:`log_kernel_rows` of the rows.  # (N, D + 2) float32
         sigma2: The kernel's ``sigma^2``.
+        groups: The rows' groups: above :data:`_BASE` rows, each group then sums only the base
+            rows within the kernel's reach (:func:`~runner.selection.herding_lazy.
+            grouped_kernel_mean`; terms below ``e^-30`` are left out).
 
     Returns:
         The kernel density estimate of every row, in (0, 1].  # (N,) float64
     """
     base = _sample(a.shape[0], _BASE)
     columns = log_kernel_column(a, sigma2, base)  # (D + 2, B)
+    if groups is not None and a.shape[0] > _BASE:
+        return grouped_kernel_mean(a, sigma2, columns, groups)
     weights = np.full(base.size, 1.0 / base.size, dtype=np.float32)  # (B,)
     mean = np.empty(a.shape[0], dtype=np.float64)
     for start in range(0, a.shape[0], _BLOCK):
@@ -184,7 +189,7 @@ class HerdingObjective:
         groups = partition(x, GROUP_SIZE)
         a = log_kernel_rows(x, self._sigma2)  # (N, D + 2)
         del x
-        mu = kernel_mean(a, self._sigma2)  # (N,)
+        mu = kernel_mean(a, self._sigma2, groups)  # (N,)
         self._tau = max(float(np.median(mu)), 1e-12)
         self._engine = LazyHerding(a, self._sigma2, mu, groups)
         del a

@@ -40,6 +40,54 @@ F64 = npt.NDArray[np.float64]
 CUTOFF = 30.0  # kernel terms below e^-CUTOFF are skipped (|x - s|^2 > 2 CUTOFF sigma^2)
 _QUEUE = 64  # groups ranked by bound at a time (a partial sort, not a full one per pick)
 _PICK_CHUNK = 2_048  # pending picks folded into a group per matrix product
+_GROUP_BLOCK = 1_024  # groups whose distances to the density's base are computed at a time
+
+
+def reach(groups: Partition, sigma2: float) -> F64:
+    """Squared distance from each group's centre beyond which its kernel is below e^-CUTOFF.
+
+    Radius plus ``sqrt(2 CUTOFF) sigma``, widened for float32 rounding of the distances.  # (G,)
+    """
+    far = groups.radii + np.sqrt(2 * CUTOFF * sigma2)
+    out: F64 = (far * (1 + 1e-5) + 1e-6) ** 2
+    return out
+
+
+def grouped_kernel_mean(a: F32, sigma2: float, columns: F32, groups: Partition) -> F64:
+    """The mean kernel of every row to the base rows, summing only base rows within reach.
+
+    The density's base of 10k rows is far wider than a group's neighbourhood: at 1M rows
+    most of the ``N x 10k`` kernel values are below ``e^-30``; each group skips them.
+
+    Args:
+        a: :func:`~runner.selection.herding.log_kernel_rows` of the rows.  # (N, D + 2)
+        sigma2: The kernel's ``sigma^2``.
+        columns: :func:`~runner.selection.herding.log_kernel_column` of the base.  # (D+2, B)
+        groups: The rows' groups.
+
+    Returns:
+        The kernel density estimate of every row.  # (N,) float64
+    """
+    base = np.ascontiguousarray(columns[:-2].T)  # (B, D) the base rows
+    base_sq = np.einsum("bd,bd->b", base, base)
+    limit = reach(groups, sigma2)  # (G,)
+    mean = np.zeros(a.shape[0], dtype=np.float64)
+    for first in range(0, limit.size, _GROUP_BLOCK):
+        centres = groups.centres[first : first + _GROUP_BLOCK]  # (g, D)
+        d2 = centres @ base.T  # (g, B)
+        d2 *= -2.0
+        d2 += np.einsum("gd,gd->g", centres, centres)[:, None] + base_sq[None, :]
+        near = d2 <= limit[first : first + _GROUP_BLOCK, None]
+        with one_thread(0):  # small products, one group at a time
+            for g in range(first, first + centres.shape[0]):
+                cols = np.flatnonzero(near[g - first])
+                if not cols.size:
+                    continue
+                rows = groups.order[groups.starts[g] : groups.starts[g + 1]]
+                log_k = a[rows] @ columns[:, cols]  # (n_g, b)
+                mean[rows] = np.exp(log_k, out=log_k).sum(axis=1, dtype=np.float64)
+    mean /= columns.shape[1]
+    return mean
 
 
 class LazyHerding:
@@ -65,8 +113,7 @@ class LazyHerding:
         self._starts = groups.starts  # (G + 1,)
         self._group_of = np.repeat(np.arange(groups.radii.size), np.diff(groups.starts))  # (N,)
         self._centres = groups.centres  # (G, D)
-        reach = groups.radii + np.sqrt(2 * CUTOFF * sigma2)  # (G,)
-        self._reach2 = (reach * (1 + 1e-5) + 1e-6) ** 2  # float32 rounding of the distances
+        self._reach2 = reach(groups, sigma2)  # (G,)
         self.penalty = np.zeros(n, dtype=np.float64)  # (N,) Σ_s K(x_i, x_s), folded picks only
         self._blocked = np.zeros(n, dtype=bool)  # (N,)
         self._columns = np.empty((16, width), dtype=np.float32)  # (cap, D + 2) picks' columns

@@ -305,3 +305,18 @@ def test_partition_groups_every_row_once_within_its_radius() -> None:
         assert np.all(np.diff(members) > 0)
         distances = np.linalg.norm(x[members] - groups.centres[g], axis=1)
         assert distances.max() <= groups.radii[g] + 1e-5
+
+
+@pytest.mark.usefixtures("small_groups")
+def test_a_sampled_density_sums_only_base_rows_within_reach(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(herding_module, "_BASE", 300)
+    x, _ = mixture([900, 500, 100], [0.3, 0.5, 0.2], d=40, seed=5)
+    rows = unit_projection(x)
+    sigma2 = herding_module.bandwidth(rows, 30)
+    a = herding_module.log_kernel_rows(rows, sigma2)
+    every = herding_module.kernel_mean(a, sigma2)
+    grouped = herding_module.kernel_mean(a, sigma2, partition(rows, 16))
+    np.testing.assert_allclose(grouped, every, rtol=1e-5, atol=1e-13)
+    assert picks(x, 60) == run_greedy([ReferenceHerding(x, [], 60)], [1.0], len(x), [], 60)
