@@ -275,7 +275,8 @@ def _intro(rows: list[dict[str, object]], repeat: int) -> list[str]:
             " rows after preselected row 0 from clustered embeddings (float32), each run in its"
             f" own process, {repeat} runs per case. Time: median (min-max), the whole"
             " `select()` call. RSS: peak resident memory of the process, embeddings included."
-            " `herding` is the default preset (HERDING)."
+            " CPU: user + system time of the process during `select()`; load: the 1-min load"
+            " average when it ended. `herding` is the default preset (HERDING)."
         ]
     return [
         "DIVERSITY, k-center greedy from row 0, same embeddings (float32, unit rows), each"
