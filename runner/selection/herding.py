@@ -250,7 +250,7 @@ class HerdingObjective:
             "last_gain": self._gains[-1] if self._gains else None,
             "groups": self._engine.groups,
             "groups_evaluated_per_pick": self._engine.evaluated / picks,
-            "kernel_pairs_per_pick": self._engine.folded_pairs / picks,
+            "kernel_pairs_per_pick": float(self._engine.folded_pairs) / picks,
         }
 
 
