@@ -28,3 +28,14 @@ def replace_section(section: str, doc: Path = DOC) -> None:
         )
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text.rstrip("\n") + "\n")
+
+
+def cpu_model() -> str:
+    """The CPU model from /proc/cpuinfo (empty elsewhere), for a section's machine line."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""

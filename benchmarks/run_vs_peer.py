@@ -28,7 +28,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from docs_section import replace_section  # benchmarks/ is on sys.path
+from docs_section import cpu_model, replace_section  # benchmarks/ is on sys.path
 from embed_select import build_folder
 
 SECTION = "## Whole run against lightly-embed; reruns"
@@ -104,17 +104,6 @@ def measure(n: int, with_peer: bool, rounds: int, peers: Path, work: Path) -> di
     }
 
 
-def _cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), or nothing where it cannot be read."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
 def _fmt(values: list[float]) -> str:
     return " / ".join(f"{v:.1f}" for v in values)
 
@@ -129,7 +118,7 @@ def write_section(rows: list[dict[str, object]], command: str, rounds: int) -> N
     lines = [
         SECTION,
         "",
-        f"Machine: {platform.machine()} {_cpu_model()}, {os.cpu_count()} cores, Python "
+        f"Machine: {platform.machine()} {cpu_model()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, no GPU; {shared} (load average before each command in "
         f"the table). Date: {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`.",
         "",

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from docs_section import replace_section  # benchmarks/ is on sys.path
+from docs_section import cpu_model, replace_section  # benchmarks/ is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Selection speed"
@@ -207,17 +207,6 @@ def _cell(row: dict[str, object], key: str, fmt: str) -> str:
     return "—" if value is None else format(float(value), fmt)  # type: ignore[arg-type]
 
 
-def _cpu() -> str:
-    """The CPU model from /proc/cpuinfo (empty elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
 def _time(row: dict[str, object], name: str) -> str:
     runs = row.get(f"{name}_runs")
     if not isinstance(runs, list):
@@ -236,7 +225,7 @@ def write_section(
     lines = [
         section,
         "",
-        f"Machine: {platform.machine()} {_cpu()}, {os.cpu_count()} cores,"
+        f"Machine: {platform.machine()} {cpu_model()}, {os.cpu_count()} cores,"
         f" Python {platform.python_version()}, no GPU; 1-min load average {loads[0]:.1f} at the"
         f" start, {loads[1]:.1f} at the end (the machine is shared: wall times vary run to"
         " run). Date:"
