@@ -1,29 +1,37 @@
-"""Benchmark: does SimCLR fine-tuning (``worker.enable_training``) change selection quality?
+"""Benchmark: does SimCLR fine-tuning (``worker.enable_training``) help selection, and how?
 
 On the selection-quality sets (``benchmarks/quality_sets.py``), each set is embedded by the
-real ``lightly-run`` twice: with the pretrained default model (EfficientNet-Lite0, 128 px), and
-after training it for ``--epochs`` epochs on the set itself from those pretrained weights, once
-per ``--train-seeds`` seed (``lightly.seed``; every other training key at its default, which
-are Lightly's: SGD lr 1.0, weight decay 1e-5, NT-Xent temperature 0.5, batch 32). The default
-selection preset and random draws then select from each embedding, and the linear probe of
-``benchmarks/selection_quality.py`` scores the selections (accuracy / balanced accuracy on
-every sample not selected, mean over the budgets).
+real ``lightly-run``: once with the pretrained default model (EfficientNet-Lite0, 128 px), and
+once per training recipe and seed after fine-tuning that model on the set itself for
+``--epochs`` epochs from its pretrained weights. The default selection preset and random
+draws select from each embedding; the linear probe of ``benchmarks/selection_quality.py``
+scores the selections (accuracy / balanced accuracy on every sample not selected, mean over
+the budgets).
 
-On the 2-core machine only a few epochs fit; the result says what a few epochs do, not what
-training to convergence would.
+Two halves, as in the selection-quality benchmark:
 
-Usage: ``python benchmarks/training_quality.py [--epochs 2] [--train-seeds 1 2] [--sets ...]``
+* **tuning**: every recipe of :data:`RECIPES` (Lightly's own, and the candidates for ours) on
+  ``--tuning-sets`` with the first training seed; the default recipe was chosen here.
+* **held-out**: the current default recipe (read from the config's defaults) on the held-out
+  sets with every ``--train-seeds`` seed; nothing was chosen on these.
+
+Every ``lightly-run`` result stays in ``--workdir`` (one Lightly mount per recipe, epochs and
+seed), so a rerun with the same workdir re-trains nothing; keep it to split a long
+measurement over several calls.
+
+Usage: ``python benchmarks/training_quality.py --workdir DIR [--epochs 2] [--train-seeds 1 2]``
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,8 +42,64 @@ from docs_section import replace_section
 from quality_sets import SETS
 from selection_quality import SetData, embed, evaluate, preset_method, reference
 
+from runner.config import FinetuneConfig
+from runner.training.options import _KNOWN
+
 SECTION = "## Training and selection quality"
 HELD_OUT = [s.name for s in SETS if not s.tuning]
+TUNING = [s.name for s in SETS if s.tuning]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A training recipe: the keys that differ between the candidates."""
+
+    trainable_layers: int  # lightly.finetune.trainable_layers (-1: all)
+    freeze_batch_norm: bool  # lightly.finetune.freeze_batch_norm
+    lr: float  # lightly.optimizer.lr
+    temperature: float  # lightly.criterion.temperature
+
+    @property
+    def name(self) -> str:
+        layers = "all" if self.trainable_layers < 0 else f"last {self.trainable_layers}"
+        bn = ", BN frozen" if self.freeze_batch_norm else ""
+        return f"{layers} layers{bn}, lr {self.lr:g}, τ {self.temperature:g}"
+
+    @property
+    def slug(self) -> str:
+        return (
+            f"l{self.trainable_layers}-bn{int(self.freeze_batch_norm)}-lr{self.lr:g}"
+            f"-t{self.temperature:g}"
+        )
+
+    def overrides(self) -> list[str]:
+        return [
+            f"lightly.finetune.trainable_layers={self.trainable_layers}",
+            f"lightly.finetune.freeze_batch_norm={str(self.freeze_batch_norm).lower()}",
+            f"lightly.optimizer.lr={self.lr}",
+            f"lightly.criterion.temperature={self.temperature}",
+        ]
+
+
+LIGHTLY = Recipe(-1, False, 1.0, 0.5)  # Lightly's CLI: every weight, SGD lr 1.0, τ 0.5
+RECIPES = (
+    Recipe(2, True, 0.1, 0.5),  # the last stage and the head convolution
+    Recipe(4, True, 0.1, 0.5),  # the last four stages
+    Recipe(2, True, 0.1, 0.1),  # the last stage and the head, sharper contrast
+    Recipe(-1, True, 0.1, 0.5),  # every layer at a lower learning rate, statistics kept
+    LIGHTLY,
+)
+
+
+def default_recipe() -> Recipe:
+    """The recipe a run gets without training keys: the config's current defaults."""
+    finetune = FinetuneConfig()
+    return Recipe(
+        finetune.trainable_layers,
+        finetune.freeze_batch_norm,
+        float(_KNOWN["optimizer"]["lr"]),
+        float(_KNOWN["criterion"]["temperature"]),
+    )
 
 
 def mean_scores(data: SetData, method: Any, seeds: range) -> np.ndarray:
@@ -44,46 +108,118 @@ def mean_scores(data: SetData, method: Any, seeds: range) -> np.ndarray:
     return np.mean([scores[b].mean(axis=0)[:2] for b in data.budgets], axis=0)
 
 
-def training_facts(root: Path, mount: str, name: str) -> dict[str, Any]:
-    report = root / mount / name / ".lightly" / "runs" / "latest" / "report.json"
+def pct(pair: np.ndarray) -> str:
+    return f"{100 * pair[0]:.1f} / {100 * pair[1]:.1f}"
+
+
+@dataclass
+class Trained:
+    """One recipe on one set: probe scores, training seconds and losses per seed."""
+
+    scores: np.ndarray  # (seeds, 2)
+    seconds: list[float]
+    losses: list[list[float]]
+
+
+class Bench:
+    """Embeds sets with and without training (cached in ``root``) and scores them."""
+
+    def __init__(self, root: Path, epochs: int, draws: int) -> None:
+        self.root, self.epochs, self.draws = root, epochs, draws
+        self.default = preset_method("default")
+        self.base: dict[str, tuple[SetData, np.ndarray, np.ndarray]] = {}
+
+    def pretrained(self, name: str) -> tuple[SetData, np.ndarray, np.ndarray]:
+        """The set's pretrained embeddings, `default`'s scores and random draws' scores."""
+        if name not in self.base:
+            data = embed(self.root, _spec(name))
+            self.base[name] = (
+                data,
+                mean_scores(data, self.default, range(1)),  # HERDING ignores the seed
+                mean_scores(data, reference(ref.random_draw), range(self.draws)),
+            )
+        return self.base[name]
+
+    def trained(self, name: str, recipe: Recipe, seeds: list[int]) -> Trained:
+        scores, seconds, losses = [], [], []
+        for seed in seeds:
+            mount = f"e{self.epochs}-s{seed}-{recipe.slug}"
+            overrides = [
+                "worker.enable_training=true",
+                f"lightly.trainer.max_epochs={self.epochs}",
+                f"lightly.seed={seed}",
+                *recipe.overrides(),
+            ]
+            started = time.perf_counter()
+            data = embed(self.root, _spec(name), overrides=overrides, mount=mount)
+            scores.append(mean_scores(data, self.default, range(1)))
+            facts = _training_facts(self.root / mount / name)
+            seconds.append(facts["seconds"])
+            losses.append(facts["epoch_losses"])
+            print(
+                f"  {name} {recipe.name} seed {seed}: {pct(scores[-1])}"
+                f" ({time.perf_counter() - started:.0f} s, load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+        return Trained(np.array(scores), seconds, losses)
+
+
+def _spec(name: str) -> Any:
+    return next(s for s in SETS if s.name == name)
+
+
+def _training_facts(lightly: Path) -> dict[str, Any]:
+    import json
+
+    report = lightly / ".lightly" / "runs" / "latest" / "report.json"
     training: dict[str, Any] = json.loads(report.read_text())["training"]
     return training
 
 
-def measure(args: argparse.Namespace, root: Path) -> list[str]:
-    default = preset_method("default")
-    random_draw = reference(ref.random_draw)
-    rows = []
-    for spec in (s for s in SETS if s.name in args.sets):
-        start = time.perf_counter()
-        base = embed(root, spec)
-        base_default = mean_scores(base, default, range(1))  # HERDING ignores the seed
-        base_random = mean_scores(base, random_draw, range(args.draws))
-        trained, seconds, losses = [], [], []
-        for seed in args.train_seeds:
-            mount = f"trained-e{args.epochs}-s{seed}"
-            overrides = [
-                "worker.enable_training=true",
-                f"lightly.trainer.max_epochs={args.epochs}",
-                f"lightly.seed={seed}",
-            ]
-            data = embed(root, spec, overrides=overrides, mount=mount)
-            trained.append(mean_scores(data, default, range(1)))
-            facts = training_facts(root, mount, spec.name)
-            seconds.append(facts["seconds"])
-            losses.append(facts["epoch_losses"])
-        t = np.array(trained)  # (seeds, 2)
-        delta = t - base_default  # (seeds, 2)
-        loss_text = "; ".join(" → ".join(f"{x:.2f}" for x in run) for run in losses)
+def tuning_table(
+    bench: Bench, sets: list[str], seed: int, recipes: list[Recipe]
+) -> tuple[list[str], Recipe]:
+    """The recipes on the tuning sets (one seed); returns the rows and the best recipe."""
+    header = "| recipe | " + " | ".join(sets) + " | mean change |"
+    base = [bench.pretrained(name) for name in sets]
+    rows = [
+        header,
+        "|---|" + "---|" * (len(sets) + 1),
+        "| pretrained (no training) | " + " | ".join(pct(b[1]) for b in base) + " | 0 / 0 |",
+        "| random draw (pretrained) | " + " | ".join(pct(b[2]) for b in base) + " | |",
+    ]
+    changes: dict[Recipe, np.ndarray] = {}
+    for recipe in recipes:
+        got = [bench.trained(name, recipe, [seed]).scores[0] for name in sets]
+        changes[recipe] = np.mean([g - b[1] for g, b in zip(got, base, strict=True)], axis=0)
         rows.append(
-            f"| {spec.name} | {len(base.labels)} | {100 * base_default[0]:.1f} /"
-            f" {100 * base_default[1]:.1f} | {100 * t[:, 0].mean():.1f} ± {100 * t[:, 0].std():.1f}"
+            f"| {recipe.name} | "
+            + " | ".join(pct(g) for g in got)
+            + f" | {100 * changes[recipe][0]:+.1f} / {100 * changes[recipe][1]:+.1f} |"
+        )
+    best = max(recipes, key=lambda r: float(changes[r].sum()))
+    return rows, best
+
+
+def held_out_rows(bench: Bench, sets: list[str], recipe: Recipe, seeds: list[int]) -> list[str]:
+    rows = [
+        "| set | N | pretrained | trained | change | random (pretrained) | train s | epoch"
+        " losses per seed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in sets:
+        data, base, random_draw = bench.pretrained(name)
+        trained = bench.trained(name, recipe, seeds)
+        t, delta = trained.scores, trained.scores - base
+        loss_text = "; ".join(" → ".join(f"{x:.2f}" for x in run) for run in trained.losses)
+        rows.append(
+            f"| {name} | {len(data.labels)} | {pct(base)} |"
+            f" {100 * t[:, 0].mean():.1f} ± {100 * t[:, 0].std():.1f}"
             f" / {100 * t[:, 1].mean():.1f} ± {100 * t[:, 1].std():.1f}"
             f" | {100 * delta[:, 0].mean():+.1f} / {100 * delta[:, 1].mean():+.1f}"
-            f" | {100 * base_random[0]:.1f} / {100 * base_random[1]:.1f}"
-            f" | {np.mean(seconds):.0f} | {loss_text} |"
+            f" | {pct(random_draw)} | {np.mean(trained.seconds):.0f} | {loss_text} |"
         )
-        print(rows[-1], f"({time.perf_counter() - start:.0f} s)", flush=True)
+        print(rows[-1], flush=True)
     return rows
 
 
@@ -92,36 +228,75 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--draws", type=int, default=20)
-    parser.add_argument("--sets", nargs="+", default=HELD_OUT)
+    parser.add_argument("--tuning-sets", nargs="*", default=TUNING)
+    parser.add_argument("--sets", nargs="*", default=HELD_OUT, help="held-out sets to measure")
+    parser.add_argument(
+        "--recipes",
+        nargs="*",
+        default=[r.slug for r in RECIPES],
+        choices=[r.slug for r in RECIPES],
+        help="tuning recipes to run (default: all)",
+    )
     parser.add_argument("--workdir", type=Path, help="keep the sets and embeddings here")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch docs")
     args = parser.parse_args()
+    command = "python " + " ".join(sys.argv)
+    print(command, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = measure(args, args.workdir or Path(tmp))
-    load = os.getloadavg()[0]
+        bench = Bench(args.workdir or Path(tmp), args.epochs, args.draws)
+        tuning, best = (
+            tuning_table(
+                bench,
+                args.tuning_sets,
+                args.train_seeds[0],
+                [r for r in RECIPES if r.slug in args.recipes],
+            )
+            if args.tuning_sets
+            else ([], None)
+        )
+        print("\n".join(tuning), flush=True)
+        recipe = default_recipe()
+        held_out = held_out_rows(bench, args.sets, recipe, args.train_seeds)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     lines = [
         SECTION,
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python"
-        f" {platform.python_version()}, no GPU (load average {load:.1f} at the end: the"
-        f" machine was shared). Date: {datetime.now(UTC):%Y-%m-%d}. Command:"
-        f" `python {' '.join(sys.argv)}`.",
+        f" {platform.python_version()}, no GPU; the machine was shared with other jobs (load"
+        f" average {os.getloadavg()[0]:.1f} at the end; CPU time of the `lightly-run`"
+        f" processes {usage.ru_utime + usage.ru_stime:.0f} s in this call). Date:"
+        f" {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`.",
         "",
         f"SimCLR fine-tuning for **{args.epochs} epochs only** (a 2-core CPU machine) from the"
-        " pretrained EfficientNet-Lite0, every other training key at its (Lightly's) default;"
-        f" training seeds {', '.join(map(str, args.train_seeds))}. Cells: linear-probe accuracy"
-        " / balanced accuracy (%) of the `default` preset's selections, mean over budgets"
-        " 10-200 (below N/2); trained: mean ± s.d. over the training seeds; random: the mean"
-        f" of {args.draws} random draws on the pretrained embeddings, for scale. `train s`:"
-        " wall seconds of the training stage per seed on the shared machine, not a throughput"
-        " figure (with the load this high, torch's two intra-op threads contend with other"
-        " jobs' processes). GPU training throughput is unmeasured (no GPU was lent to this"
-        " measurement).",
+        " pretrained EfficientNet-Lite0 on each set itself, batch 32, Lightly's augmentations."
+        " Cells: linear-probe accuracy / balanced accuracy (%) of the `default` preset's"
+        " selections, mean over budgets 10-200 (below N/2); random: the mean of"
+        f" {args.draws} random draws on the pretrained embeddings, for scale. A recipe is"
+        " `lightly.finetune.trainable_layers` (counted from the output; EfficientNet-Lite0"
+        " has 9: stem, 7 stages, head), `lightly.finetune.freeze_batch_norm`,"
+        " `lightly.optimizer.lr` and `lightly.criterion.temperature` (τ).",
         "",
-        "| set | N | pretrained | trained | change | random (pretrained) | train s | epoch"
-        " losses per seed |",
-        "|---|---|---|---|---|---|---|---|",
-        *rows,
+    ]
+    if tuning:
+        lines += [
+            f"### Tuning sets (the recipe was chosen here; training seed {args.train_seeds[0]})",
+            "",
+            *tuning,
+            "",
+            f"Best mean change (accuracy + balanced accuracy) on these sets: {best.name}."
+            if best
+            else "",
+            "",
+        ]
+    lines += [
+        "### Held-out sets (nothing was chosen on these)",
+        "",
+        f"The default recipe ({recipe.name}); trained: mean ± s.d. over training seeds"
+        f" {', '.join(map(str, args.train_seeds))}. `train s`: wall seconds of the training"
+        " stage per seed on the shared machine, not a throughput figure. GPU training"
+        " throughput is unmeasured (no GPU was lent to this measurement).",
+        "",
+        *held_out,
         "",
     ]
     print("\n".join(lines))

@@ -339,6 +339,20 @@ class CollateConfig:
 
 
 @dataclass
+class FinetuneConfig:
+    """What training changes in a pretrained backbone (our keys: Lightly trains every weight).
+
+    ``trainable_layers``: how many of the backbone's layers, counted from its output, train
+    (-1: all; 0: none, only the projection head); the rest keep their weights and their batch
+    norms' statistics. ``freeze_batch_norm``: the trained layers' batch norms keep their
+    pretrained statistics too (their scales and shifts still train).
+    """
+
+    trainable_layers: int = 2
+    freeze_batch_norm: bool = True
+
+
+@dataclass
 class LightlyConfig:
     """Lightly's ``lightly_config`` plus our embedding options."""
 
@@ -350,6 +364,7 @@ class LightlyConfig:
     criterion: dict[str, Any] = field(default_factory=dict)
     optimizer: dict[str, Any] = field(default_factory=dict)
     checkpoint_callback: dict[str, Any] = field(default_factory=dict)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
 # --- report ----------------------------------------------------------------------------------

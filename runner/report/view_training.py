@@ -36,5 +36,8 @@ def training_view(report: Mapping[str, Any]) -> dict[str, Any] | None:
             f"{training['temperature']} / {training['lr']} / {training['weight_decay']}"
         ),
     }
+    if "trainable_layers" in training:  # reports before the fine-tuning keys lack it
+        frozen_bn = ", batch-norm statistics frozen" if training["freeze_batch_norm"] else ""
+        facts["trained backbone layers"] = f"last {training['trainable_layers']}{frozen_bn}"
     chart = plots.line_chart(training.get("step_losses", []), xlabel="step", ylabel="loss")
     return {"facts": facts, "chart": chart, "epoch_losses": losses}

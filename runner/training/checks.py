@@ -11,6 +11,7 @@ from runner.embedding.ranks import launched_processes
 from runner.embedding.specs import lightly_resnet
 from runner.errors import ConfigError
 from runner.training.checkpoints import checkpoint_to_load
+from runner.training.finetune import check_finetune
 from runner.training.on_crops import check_crop_training
 from runner.training.options import training_options
 from runner.training.start import starting_weights
@@ -25,6 +26,7 @@ TRAINING_KEYS = (
     "lightly.criterion",
     "lightly.optimizer",
     "lightly.checkpoint_callback",
+    "lightly.finetune",
 )
 
 
@@ -61,6 +63,7 @@ def check_model_sources(cfg: RunConfig, *, lightly_dir: Path, dot_lightly: Path)
     if worker.enable_training:
         check_crop_training(worker.training.task_name, object_task(cfg))
         training_options(lightly)
+        check_finetune(lightly.finetune, lightly.model.name)
         starting_weights(lightly.model, seed=lightly.seed, checkpoint=checkpoint)
     return checkpoint
 

@@ -2,7 +2,9 @@
 
 ``lightly.criterion``, ``lightly.optimizer`` and ``lightly.checkpoint_callback`` are Lightly's
 free-form dicts; their defaults here are those of the Lightly CLI's ``config.yaml`` (NT-Xent
-temperature 0.5, SGD lr 1.0 and weight decay 1e-5, ``save_last: true``).
+temperature 0.5, SGD weight decay 1e-5, ``save_last: true``) except the learning rate: 0.1
+instead of Lightly's 1.0, which suits training from scratch but erases a pretrained backbone's
+features in a few epochs (see :mod:`runner.training.finetune` and docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from runner.errors import ConfigError
 # (``memory_bank_size`` 0, ``save_top_k`` 1, ``dirpath``) are allowed at those values only.
 _KNOWN: dict[str, dict[str, Any]] = {
     "criterion": {"temperature": 0.5, "memory_bank_size": 0},
-    "optimizer": {"lr": 1.0, "weight_decay": 1e-5},
+    "optimizer": {"lr": 0.1, "weight_decay": 1e-5},
     "checkpoint_callback": {"save_last": True, "save_top_k": 1, "dirpath": None},
 }
 _FIXED = {"memory_bank_size", "save_top_k", "dirpath"}
@@ -36,7 +38,7 @@ class TrainingOptions:
         shuffle: ``lightly.loader.shuffle``.
         drop_last: ``lightly.loader.drop_last``.
         temperature: ``lightly.criterion.temperature`` of the NT-Xent loss.
-        lr: ``lightly.optimizer.lr`` (plain SGD, as Lightly's CLI).
+        lr: ``lightly.optimizer.lr`` (plain SGD, as Lightly's CLI; default 0.1, Lightly's 1.0).
         weight_decay: ``lightly.optimizer.weight_decay``.
         out_dim: ``lightly.model.out_dim``: output size of the projection head.
         save_last: ``lightly.checkpoint_callback.save_last``: also keep the last epoch's

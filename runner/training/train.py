@@ -37,6 +37,7 @@ from runner.training.checkpoints import (
     write_last_checkpoint,
 )
 from runner.training.data import training_loader
+from runner.training.finetune import prepare_finetune
 from runner.training.module import SimCLRModule
 from runner.training.options import TrainingOptions, training_options
 from runner.training.start import starting_weights
@@ -167,6 +168,7 @@ def train(
     if start_from is not None:
         load_checkpoint(backbone.module, start_from)
     backbone.module.train()  # built for inference; batch norms learn from the batches here
+    plan = prepare_finetune(backbone.module, cfg.finetune)
     module = SimCLRModule(backbone.module, feature_dim=backbone.embedding_dim, options=options)
     views = SimCLRViews(cfg.collate, mean=backbone.mean, std=backbone.std)
     loader = training_loader(
@@ -229,6 +231,8 @@ def train(
         "checkpoint": str(checkpoint),
         "last_checkpoint": str(last_path) if last_path else None,
         **{k: hyper[k] for k in ("temperature", "lr", "weight_decay", "out_dim")},
+        "trainable_layers": f"{plan.trainable_layers} of {plan.layers}",
+        "freeze_batch_norm": plan.freeze_batch_norm,
     }
     return TrainedBackbone(checkpoint=checkpoint, summary=summary)
 
@@ -256,6 +260,8 @@ def _hyper_parameters(
         "weight_decay": options.weight_decay,
         "batch_size": options.batch_size,
         "max_epochs": options.max_epochs,
+        "trainable_layers": cfg.finetune.trainable_layers,
+        "freeze_batch_norm": cfg.finetune.freeze_batch_norm,
         "seed": cfg.seed,
         "started_from": str(start_from) if start_from else weights,
         **_architecture(cfg),

@@ -9,12 +9,13 @@ import pytest
 import torch
 from tqdm import tqdm
 
-from runner.config import LightlyConfig
+from runner.config import FinetuneConfig, LightlyConfig
 from runner.console import console_progress
 from runner.embedding.models import WeightsSource, build_backbone, feature_net, load_checkpoint
 from runner.errors import ConfigError
 from runner.progress import NO_PROGRESS, StageProgress
 from runner.training.checkpoints import checkpoint_bytes
+from runner.training.finetune import backbone_layers, check_finetune, layer_count
 from runner.training.options import training_options
 from runner.training.train import TrainedBackbone
 from tests.conftest import image_samples, tiny_training, train_samples, write_images
@@ -111,3 +112,55 @@ def test_equal_weights_give_equal_checkpoint_bytes() -> None:
     assert checkpoint_bytes(backbone=weights, **args) == checkpoint_bytes(
         backbone={"w": weights["w"].clone()}, **args
     )
+
+
+def _backbone_state(trained: TrainedBackbone) -> dict[str, torch.Tensor]:
+    loaded = build_backbone("resnet-18", WeightsSource(None, seed=99), input_size=32).module
+    load_checkpoint(loaded, trained.checkpoint)
+    return feature_net(loaded).state_dict()  # type: ignore[no-any-return]
+
+
+def _untrained_state() -> dict[str, torch.Tensor]:
+    net = build_backbone("resnet-18", WeightsSource(None, seed=3), input_size=32).module
+    return feature_net(net).state_dict()  # type: ignore[no-any-return]
+
+
+def _changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> set[str]:
+    return {k for k in before if not torch.equal(before[k], after[k])}
+
+
+def test_frozen_layers_keep_their_weights_and_statistics(tmp_path: Path) -> None:
+    cfg = _cfg(finetune__trainable_layers=1, finetune__freeze_batch_norm=False)
+    trained = _train(tmp_path, "run-a", cfg)
+    changed = _changed(_untrained_state(), _backbone_state(trained))
+    assert changed, "training changed nothing"
+    assert all(k.startswith("layer4.") for k in changed), sorted(changed)[:3]
+    assert any(k.endswith("running_mean") for k in changed)  # the trained layer's BN learns
+    assert trained.summary["trainable_layers"] == "1 of 5"
+
+
+def test_frozen_batch_norm_keeps_every_statistic(tmp_path: Path) -> None:
+    cfg = _cfg(finetune__trainable_layers=-1, finetune__freeze_batch_norm=True)
+    changed = _changed(_untrained_state(), _backbone_state(_train(tmp_path, "run-a", cfg)))
+    assert any(k.startswith("conv1.") for k in changed)  # every layer trains
+    assert not any(k.endswith(("running_mean", "running_var")) for k in changed)
+
+
+def test_no_trainable_layer_leaves_the_backbone_as_it_was(tmp_path: Path) -> None:
+    trained = _train(tmp_path, "run-a", _cfg(finetune__trainable_layers=0))
+    assert not _changed(_untrained_state(), _backbone_state(trained))
+
+
+def test_efficientnet_layers_cover_every_weight_once() -> None:
+    net = build_backbone("efficientnet-lite0", WeightsSource(None, seed=0), input_size=32).module
+    layers = backbone_layers(net)
+    assert len(layers) == layer_count("efficientnet-lite0") == 9
+    ids = [id(p) for layer in layers for p in layer.parameters()]
+    assert len(ids) == len(set(ids)) == len(list(net.parameters()))
+
+
+@pytest.mark.parametrize("value", [-2, 6])
+def test_a_layer_count_the_model_lacks_is_one_line(value: int) -> None:
+    with pytest.raises(ConfigError, match=r"trainable_layers=.*resnet-18 has 5 layers") as info:
+        check_finetune(FinetuneConfig(trainable_layers=value), "resnet-18")
+    assert "\n" not in str(info.value)
