@@ -25,6 +25,7 @@ Usage: ``python benchmarks/training_quality.py --workdir DIR [--epochs 2] [--tra
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -128,6 +129,22 @@ class Bench:
         self.root, self.epochs, self.draws = root, epochs, draws
         self.default = preset_method("default")
         self.base: dict[str, tuple[SetData, np.ndarray, np.ndarray]] = {}
+        self.saved = root / "scores.json"  # probe scores by embedding file and method
+        self.scores: dict[str, list[float]] = (
+            json.loads(self.saved.read_text()) if self.saved.exists() else {}
+        )
+
+    def score(self, data: SetData, mount: str, method: str) -> np.ndarray:
+        """``mean_scores`` of ``default`` or random draws, kept in ``scores.json``."""
+        key = f"{mount}/{data.spec.name}/{method}/{self.draws}"
+        if key not in self.scores:
+            if method == "default":
+                got = mean_scores(data, self.default, range(1))  # HERDING ignores the seed
+            else:
+                got = mean_scores(data, reference(ref.random_draw), range(self.draws))
+            self.scores[key] = got.tolist()
+            self.saved.write_text(json.dumps(self.scores, indent=1))
+        return np.array(self.scores[key])
 
     def pretrained(self, name: str) -> tuple[SetData, np.ndarray, np.ndarray]:
         """The set's pretrained embeddings, `default`'s scores and random draws' scores."""
@@ -135,8 +152,8 @@ class Bench:
             data = embed(self.root, _spec(name))
             self.base[name] = (
                 data,
-                mean_scores(data, self.default, range(1)),  # HERDING ignores the seed
-                mean_scores(data, reference(ref.random_draw), range(self.draws)),
+                self.score(data, "lightly", "default"),
+                self.score(data, "lightly", "random"),
             )
         return self.base[name]
 
@@ -152,7 +169,7 @@ class Bench:
             ]
             started = time.perf_counter()
             data = embed(self.root, _spec(name), overrides=overrides, mount=mount)
-            scores.append(mean_scores(data, self.default, range(1)))
+            scores.append(self.score(data, mount, "default"))
             facts = _training_facts(self.root / mount / name)
             seconds.append(facts["seconds"])
             losses.append(facts["epoch_losses"])
@@ -169,8 +186,6 @@ def _spec(name: str) -> Any:
 
 
 def _training_facts(lightly: Path) -> dict[str, Any]:
-    import json
-
     report = lightly / ".lightly" / "runs" / "latest" / "report.json"
     training: dict[str, Any] = json.loads(report.read_text())["training"]
     return training
