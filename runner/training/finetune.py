@@ -67,11 +67,15 @@ def backbone_layers(backbone: nn.Module) -> list[nn.Module]:
                 stages.append([])
             stages[-1].append(block)
         return [
-            nn.ModuleList([net._conv_stem, net._bn0]),
+            _group(net, "_conv_stem", "_bn0"),
             *(nn.ModuleList(stage) for stage in stages),
-            nn.ModuleList([net._conv_head, net._bn1]),
+            _group(net, "_conv_head", "_bn1"),
         ]
-    return [nn.ModuleList([net.conv1, net.bn1]), net.layer1, net.layer2, net.layer3, net.layer4]
+    return [_group(net, "conv1", "bn1"), *(net.get_submodule(f"layer{i}") for i in range(1, 5))]
+
+
+def _group(net: nn.Module, *names: str) -> nn.Module:
+    return nn.ModuleList([net.get_submodule(name) for name in names])
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ TRAINING = {
     "lr": 1.0,
     "weight_decay": 1e-05,
     "out_dim": 128,
+    "trainable_layers": "2 of 9",
+    "freeze_batch_norm": True,
 }
 
 
@@ -40,6 +42,7 @@ def test_a_training_run_shows_its_loss_curve_epochs_time_and_device(tmp_path: Pa
     assert "Mean loss per epoch: 1.9000, 1.2500." in section
     assert "2 of 2" in section and "12.5 s" in section and "cpu (32-true)" in section
     assert "<img" in section  # the loss curve
+    assert "last 2 of 9, batch-norm statistics frozen" in section
     assert "fine-tuned on this run" in html
 
 
