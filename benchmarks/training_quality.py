@@ -216,7 +216,11 @@ def tuning_table(
     return rows, best
 
 
-def held_out_rows(bench: Bench, sets: list[str], recipe: Recipe, seeds: list[int]) -> list[str]:
+def held_out_rows(
+    bench: Bench, sets: list[str], recipe: Recipe, seeds: list[int]
+) -> tuple[list[str], str]:
+    """The default recipe on the held-out sets; returns the rows and a one-line verdict."""
+    better, worse, deltas = [], [], []
     rows = [
         "| set | N | pretrained | trained | change | random (pretrained) | train s | epoch"
         " losses per seed |",
@@ -235,7 +239,21 @@ def held_out_rows(bench: Bench, sets: list[str], recipe: Recipe, seeds: list[int
             f" | {pct(random_draw)} | {np.mean(trained.seconds):.0f} | {loss_text} |"
         )
         print(rows[-1], flush=True)
-    return rows
+        deltas.append(delta.mean(axis=0))
+        if (delta > 0).all():
+            better.append(name)
+        elif (delta < 0).all():
+            worse.append(name)
+    if not deltas:
+        return rows, ""
+    mean = 100 * np.mean(deltas, axis=0)
+    verdict = (
+        f"Over the {len(deltas)} held-out sets, training changed the `default` preset's mean"
+        f" accuracy / balanced accuracy by {mean[0]:+.1f} / {mean[1]:+.1f} points on average;"
+        f" both better for every seed on {len(better)} ({', '.join(better) or 'none'}), both"
+        f" worse for every seed on {len(worse)} ({', '.join(worse) or 'none'})."
+    )
+    return rows, verdict
 
 
 def main() -> None:
@@ -271,7 +289,7 @@ def main() -> None:
         )
         print("\n".join(tuning), flush=True)
         recipe = default_recipe()
-        held_out = held_out_rows(bench, args.sets, recipe, args.train_seeds)
+        held_out, verdict = held_out_rows(bench, args.sets, recipe, args.train_seeds)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     lines = [
         SECTION,
@@ -301,6 +319,9 @@ def main() -> None:
             f"Best mean change (accuracy + balanced accuracy) on these sets: {best.name}."
             if best
             else "",
+            f"Tuning sets left out to fit the shared machine: {', '.join(left_out)}."
+            if (left_out := [n for n in TUNING if n not in args.tuning_sets])
+            else "",
             "",
         ]
     lines += [
@@ -312,6 +333,8 @@ def main() -> None:
         " throughput is unmeasured (no GPU was lent to this measurement).",
         "",
         *held_out,
+        "",
+        verdict,
         "",
     ]
     print("\n".join(lines))
