@@ -143,7 +143,9 @@ class Bench:
             else:
                 got = mean_scores(data, reference(ref.random_draw), range(self.draws))
             self.scores[key] = got.tolist()
-            self.saved.write_text(json.dumps(self.scores, indent=1))
+            temp = self.saved.with_suffix(f".{os.getpid()}.tmp")  # parallel calls share it
+            temp.write_text(json.dumps(self.scores, indent=1))
+            temp.replace(self.saved)
         return np.array(self.scores[key])
 
     def pretrained(self, name: str) -> tuple[SetData, np.ndarray, np.ndarray]:
