@@ -143,10 +143,18 @@ class Bench:
             else:
                 got = mean_scores(data, reference(ref.random_draw), range(self.draws))
             self.scores[key] = got.tolist()
-            temp = self.saved.with_suffix(f".{os.getpid()}.tmp")  # parallel calls share it
-            temp.write_text(json.dumps(self.scores, indent=1))
-            temp.replace(self.saved)
+            self._save()
         return np.array(self.scores[key])
+
+    def _save(self) -> None:
+        temp = self.saved.with_suffix(f".{os.getpid()}.tmp")  # parallel calls share the file
+        temp.write_text(json.dumps(self.scores, indent=1))
+        temp.replace(self.saved)
+
+    def loads(self) -> str:
+        """The range of load averages recorded as training runs ended, if any."""
+        got = [v[0] for k, v in self.scores.items() if k.startswith("load/")]
+        return f", {min(got):.1f}-{max(got):.1f} as training runs ended" if got else ""
 
     def pretrained(self, name: str) -> tuple[SetData, np.ndarray, np.ndarray]:
         """The set's pretrained embeddings, `default`'s scores and random draws' scores."""
@@ -170,7 +178,11 @@ class Bench:
                 *recipe.overrides(),
             ]
             started = time.perf_counter()
+            fresh = not (self.root / mount / name / ".lightly" / "runs" / "latest").exists()
             data = embed(self.root, _spec(name), overrides=overrides, mount=mount)
+            if fresh:  # the load average as this run ended, for the docs
+                self.scores[f"load/{mount}/{name}"] = [os.getloadavg()[0]]
+                self._save()
             scores.append(self.score(data, mount, "default"))
             facts = _training_facts(self.root / mount / name)
             seconds.append(facts["seconds"])
@@ -292,6 +304,7 @@ def main() -> None:
         print("\n".join(tuning), flush=True)
         recipe = default_recipe()
         held_out, verdict = held_out_rows(bench, args.sets, recipe, args.train_seeds)
+        loads = bench.loads()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = usage.ru_utime + usage.ru_stime
     cpu_note = (
@@ -304,7 +317,7 @@ def main() -> None:
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python"
         f" {platform.python_version()}, no GPU; the machine was shared with other jobs (load"
-        f" average {os.getloadavg()[0]:.1f} at the end, 10-14 while training;"
+        f" average {os.getloadavg()[0]:.1f} at the end{loads};"
         f" {cpu_note}). Date:"
         f" {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`.",
         "",
