@@ -17,6 +17,7 @@ def test_each_key_set_away_from_its_default_is_listed_with_a_reason() -> None:
     cfg.worker.output_image_format = "jpg"
     cfg.lightly.collate.cj_prob = 0.5
     cfg.lightly.trainer.max_epochs = 3
+    cfg.lightly.finetune.trainable_layers = -1
     listed = no_effect_keys(cfg)
     assert set(listed) == {
         "selection.lightly_path_regex",
@@ -24,6 +25,7 @@ def test_each_key_set_away_from_its_default_is_listed_with_a_reason() -> None:
         "worker.output_image_format",
         "lightly.collate.cj_prob",
         "lightly.trainer.max_epochs",
+        "lightly.finetune",
     }
     assert all(reason for reason in listed.values())
     assert listed["selection.lightly_path_regex"] == NO_EFFECT["selection.lightly_path_regex"]
