@@ -125,8 +125,9 @@ class Trained:
 class Bench:
     """Embeds sets with and without training (cached in ``root``) and scores them."""
 
-    def __init__(self, root: Path, epochs: int, draws: int) -> None:
+    def __init__(self, root: Path, epochs: int, draws: int, cached_only: bool = False) -> None:
         self.root, self.epochs, self.draws = root, epochs, draws
+        self.cached_only = cached_only  # score the runs made before, start none
         self.default = preset_method("default")
         self.base: dict[str, tuple[SetData, np.ndarray, np.ndarray]] = {}
         self.saved = root / "scores.json"  # probe scores by embedding file and method
@@ -167,10 +168,14 @@ class Bench:
             )
         return self.base[name]
 
-    def trained(self, name: str, recipe: Recipe, seeds: list[int]) -> Trained:
+    def trained(self, name: str, recipe: Recipe, seeds: list[int]) -> Trained | None:
+        """The recipe's runs on the set, one per seed (None: none made, with ``cached_only``)."""
         scores, seconds, losses = [], [], []
         for seed in seeds:
             mount = f"e{self.epochs}-s{seed}-{recipe.slug}"
+            latest = self.root / mount / name / ".lightly" / "runs" / "latest"
+            if self.cached_only and not (latest / "embeddings.csv").exists():
+                continue
             overrides = [
                 "worker.enable_training=true",
                 f"lightly.trainer.max_epochs={self.epochs}",
@@ -178,7 +183,7 @@ class Bench:
                 *recipe.overrides(),
             ]
             started = time.perf_counter()
-            fresh = not (self.root / mount / name / ".lightly" / "runs" / "latest").exists()
+            fresh = not latest.exists()
             data = embed(self.root, _spec(name), overrides=overrides, mount=mount)
             if fresh:  # the load average as this run ended, for the docs
                 self.scores[f"load/{mount}/{name}"] = [os.getloadavg()[0]]
@@ -192,7 +197,7 @@ class Bench:
                 f" ({time.perf_counter() - started:.0f} s, load {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
-        return Trained(np.array(scores), seconds, losses)
+        return Trained(np.array(scores), seconds, losses) if scores else None
 
 
 def _spec(name: str) -> Any:
@@ -219,14 +224,19 @@ def tuning_table(
     ]
     changes: dict[Recipe, np.ndarray] = {}
     for recipe in recipes:
-        got = [bench.trained(name, recipe, [seed]).scores[0] for name in sets]
-        changes[recipe] = np.mean([g - b[1] for g, b in zip(got, base, strict=True)], axis=0)
+        runs = [bench.trained(name, recipe, [seed]) for name in sets]
+        made = [r.scores[0] - b[1] for r, b in zip(runs, base, strict=True) if r is not None]
+        if not made:
+            continue
+        changes[recipe] = np.mean(made, axis=0)
         rows.append(
             f"| {recipe.name} | "
-            + " | ".join(pct(g) for g in got)
-            + f" | {100 * changes[recipe][0]:+.1f} / {100 * changes[recipe][1]:+.1f} |"
+            + " | ".join("not run" if r is None else pct(r.scores[0]) for r in runs)
+            + f" | {100 * changes[recipe][0]:+.1f} / {100 * changes[recipe][1]:+.1f}"
+            + ("" if len(made) == len(sets) else f" (over {len(made)} sets)")
+            + " |"
         )
-    best = max(recipes, key=lambda r: float(changes[r].sum()))
+    best = max(changes, key=lambda r: float(changes[r].sum()))
     return rows, best
 
 
@@ -243,13 +253,20 @@ def held_out_rows(
     for name in sets:
         data, base, random_draw = bench.pretrained(name)
         trained = bench.trained(name, recipe, seeds)
+        if trained is None:
+            rows.append(
+                f"| {name} | {len(data.labels)} | {pct(base)} | not run | |"
+                f" {pct(random_draw)} | | |"
+            )
+            continue
         t, delta = trained.scores, trained.scores - base
         loss_text = "; ".join(" → ".join(f"{x:.2f}" for x in run) for run in trained.losses)
         rows.append(
             f"| {name} | {len(data.labels)} | {pct(base)} |"
             f" {100 * t[:, 0].mean():.1f} ± {100 * t[:, 0].std():.1f}"
             f" / {100 * t[:, 1].mean():.1f} ± {100 * t[:, 1].std():.1f}"
-            f" | {100 * delta[:, 0].mean():+.1f} / {100 * delta[:, 1].mean():+.1f}"
+            + ("" if len(t) == len(seeds) else f" ({len(t)} of {len(seeds)} seeds)")
+            + f" | {100 * delta[:, 0].mean():+.1f} / {100 * delta[:, 1].mean():+.1f}"
             f" | {pct(random_draw)} | {np.mean(trained.seconds):.0f} | {loss_text} |"
         )
         print(rows[-1], flush=True)
@@ -286,11 +303,14 @@ def main() -> None:
     )
     parser.add_argument("--workdir", type=Path, help="keep the sets and embeddings here")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch docs")
+    parser.add_argument(
+        "--cached-only", action="store_true", help="score the runs in --workdir, start none"
+    )
     args = parser.parse_args()
     command = "python " + " ".join(sys.argv)
     print(command, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        bench = Bench(args.workdir or Path(tmp), args.epochs, args.draws)
+        bench = Bench(args.workdir or Path(tmp), args.epochs, args.draws, args.cached_only)
         tuning, best = (
             tuning_table(
                 bench,
@@ -321,7 +341,9 @@ def main() -> None:
         f" {cpu_note}). Date:"
         f" {datetime.now(UTC):%Y-%m-%d}. Command: `{command}`.",
         "",
-        f"SimCLR fine-tuning for **{args.epochs} epochs only** (a 2-core CPU machine) from the"
+        f"SimCLR fine-tuning for **{args.epochs} epoch{'s' * (args.epochs != 1)} only** (a"
+        " 2-core CPU machine; without `--cached-only` the command trains every run missing"
+        " from `--workdir`) from the"
         " pretrained EfficientNet-Lite0 on each set itself, batch 32, Lightly's augmentations."
         " Cells: linear-probe accuracy / balanced accuracy (%) of the `default` preset's"
         " selections, mean over budgets 10-200 (below N/2); random: the mean of"
@@ -342,6 +364,9 @@ def main() -> None:
             else "",
             f"Tuning sets left out to fit the shared machine: {', '.join(left_out)}."
             if (left_out := [n for n in TUNING if n not in args.tuning_sets])
+            else "",
+            f"Candidate recipes not run (time): {'; '.join(r.name for r in not_run)}."
+            if (not_run := [r for r in RECIPES if r.slug not in args.recipes])
             else "",
             "",
         ]

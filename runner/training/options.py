@@ -3,8 +3,9 @@
 ``lightly.criterion``, ``lightly.optimizer`` and ``lightly.checkpoint_callback`` are Lightly's
 free-form dicts; their defaults here are those of the Lightly CLI's ``config.yaml`` (NT-Xent
 temperature 0.5, SGD weight decay 1e-5, ``save_last: true``) except the learning rate: 0.1
-instead of Lightly's 1.0, which suits training from scratch but erases a pretrained backbone's
-features in a few epochs (see :mod:`runner.training.finetune` and docs/benchmarks.md).
+instead of Lightly's 1.0, which suits training from scratch but made a pretrained backbone's
+features worse for selection within one epoch (see :mod:`runner.training.finetune` and
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
