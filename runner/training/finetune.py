@@ -71,7 +71,9 @@ def backbone_layers(backbone: nn.Module) -> list[nn.Module]:
             *(nn.ModuleList(stage) for stage in stages),
             _group(net, "_conv_head", "_bn1"),
         ]
-    return [_group(net, "conv1", "bn1"), *(net.get_submodule(f"layer{i}") for i in range(1, 5))]
+    if hasattr(net, "layer4"):  # torchvision's ResNets
+        return [_group(net, "conv1", "bn1"), *(net.get_submodule(f"layer{i}") for i in range(1, 5))]
+    return [net]  # Lightly's CLI ResNet (trained from random weights): one layer, all of it
 
 
 def _group(net: nn.Module, *names: str) -> nn.Module:
@@ -105,15 +107,19 @@ class FinetunePlan:
         )
 
 
-def prepare_finetune(backbone: nn.Module, cfg: FinetuneConfig) -> FinetunePlan:
+def prepare_finetune(backbone: nn.Module, cfg: FinetuneConfig, *, pretrained: bool) -> FinetunePlan:
     """Freeze what ``cfg`` keeps of ``backbone`` (in place) before training.
 
     Frozen layers stop receiving gradients, and every batch norm whose statistics are kept
     is put back in eval mode before each forward pass (Lightning switches the whole model to
-    train mode at the start of fitting).
+    train mode at the start of fitting). A backbone that starts from random weights
+    (``pretrained`` false) has nothing to keep: every layer and statistic trains.
     """
     layers = backbone_layers(backbone)
-    trained = len(layers) if cfg.trainable_layers < 0 else cfg.trainable_layers
+    if not pretrained:
+        cfg = FinetuneConfig(trainable_layers=-1, freeze_batch_norm=False)
+    wanted = len(layers) if cfg.trainable_layers < 0 else cfg.trainable_layers
+    trained = min(wanted, len(layers))
     frozen = layers[: len(layers) - trained]
     for layer in frozen:
         layer.requires_grad_(False)

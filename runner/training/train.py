@@ -168,7 +168,8 @@ def train(
     if start_from is not None:
         load_checkpoint(backbone.module, start_from)
     backbone.module.train()  # built for inference; batch norms learn from the batches here
-    plan = prepare_finetune(backbone.module, cfg.finetune)
+    pretrained = start_from is not None or weights.path is not None
+    plan = prepare_finetune(backbone.module, cfg.finetune, pretrained=pretrained)
     module = SimCLRModule(backbone.module, feature_dim=backbone.embedding_dim, options=options)
     views = SimCLRViews(cfg.collate, mean=backbone.mean, std=backbone.std)
     loader = training_loader(

@@ -15,7 +15,12 @@ from runner.embedding.models import WeightsSource, build_backbone, feature_net, 
 from runner.errors import ConfigError
 from runner.progress import NO_PROGRESS, StageProgress
 from runner.training.checkpoints import checkpoint_bytes
-from runner.training.finetune import backbone_layers, check_finetune, layer_count
+from runner.training.finetune import (
+    backbone_layers,
+    check_finetune,
+    layer_count,
+    prepare_finetune,
+)
 from runner.training.options import training_options
 from runner.training.train import TrainedBackbone
 from tests.conftest import image_samples, tiny_training, train_samples, write_images
@@ -114,41 +119,46 @@ def test_equal_weights_give_equal_checkpoint_bytes() -> None:
     )
 
 
-def _backbone_state(trained: TrainedBackbone) -> dict[str, torch.Tensor]:
-    loaded = build_backbone("resnet-18", WeightsSource(None, seed=99), input_size=32).module
-    load_checkpoint(loaded, trained.checkpoint)
-    return feature_net(loaded).state_dict()  # type: ignore[no-any-return]
-
-
-def _untrained_state() -> dict[str, torch.Tensor]:
+def _prepared(cfg: FinetuneConfig, *, pretrained: bool = True) -> torch.nn.Module:
+    """A ResNet-18 prepared for fine-tuning, after one SGD step in train mode."""
     net = build_backbone("resnet-18", WeightsSource(None, seed=3), input_size=32).module
-    return feature_net(net).state_dict()  # type: ignore[no-any-return]
+    prepare_finetune(net, cfg, pretrained=pretrained)
+    net.train()
+    params = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=0.1) if params else None
+    out = net(torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0)))
+    if optimizer is not None:  # nothing trains: the forward pass alone must change nothing
+        out.sum().backward()
+        optimizer.step()
+    return net
 
 
-def _changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> set[str]:
-    return {k for k in before if not torch.equal(before[k], after[k])}
+def _changed(net: torch.nn.Module) -> set[str]:
+    before = build_backbone("resnet-18", WeightsSource(None, seed=3), input_size=32).module
+    old, new = before.state_dict(), net.state_dict()
+    return {k for k in old if not torch.equal(old[k], new[k])}
 
 
-def test_frozen_layers_keep_their_weights_and_statistics(tmp_path: Path) -> None:
-    cfg = _cfg(finetune__trainable_layers=1, finetune__freeze_batch_norm=False)
-    trained = _train(tmp_path, "run-a", cfg)
-    changed = _changed(_untrained_state(), _backbone_state(trained))
+def test_frozen_layers_keep_their_weights_and_statistics() -> None:
+    changed = _changed(_prepared(FinetuneConfig(trainable_layers=1, freeze_batch_norm=False)))
     assert changed, "training changed nothing"
     assert all(k.startswith("layer4.") for k in changed), sorted(changed)[:3]
     assert any(k.endswith("running_mean") for k in changed)  # the trained layer's BN learns
-    assert trained.summary["trainable_layers"] == "1 of 5"
 
 
-def test_frozen_batch_norm_keeps_every_statistic(tmp_path: Path) -> None:
-    cfg = _cfg(finetune__trainable_layers=-1, finetune__freeze_batch_norm=True)
-    changed = _changed(_untrained_state(), _backbone_state(_train(tmp_path, "run-a", cfg)))
+def test_frozen_batch_norm_keeps_every_statistic() -> None:
+    changed = _changed(_prepared(FinetuneConfig(trainable_layers=-1, freeze_batch_norm=True)))
     assert any(k.startswith("conv1.") for k in changed)  # every layer trains
     assert not any(k.endswith(("running_mean", "running_var")) for k in changed)
 
 
-def test_no_trainable_layer_leaves_the_backbone_as_it_was(tmp_path: Path) -> None:
-    trained = _train(tmp_path, "run-a", _cfg(finetune__trainable_layers=0))
-    assert not _changed(_untrained_state(), _backbone_state(trained))
+def test_no_trainable_layer_leaves_the_backbone_as_it_was() -> None:
+    assert not _changed(_prepared(FinetuneConfig(trainable_layers=0)))
+
+
+def test_random_weights_train_every_layer() -> None:
+    changed = _changed(_prepared(FinetuneConfig(trainable_layers=0), pretrained=False))
+    assert any(k.startswith("conv1.") for k in changed)
 
 
 def test_efficientnet_layers_cover_every_weight_once() -> None:
