@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.config import RunConfig
+from runner.config import FinetuneConfig, RunConfig
 from runner.crops.plan import object_task
 from runner.embedding.from_csv import resolve_embeddings_file
 from runner.embedding.ranks import launched_processes
 from runner.embedding.specs import lightly_resnet
 from runner.errors import ConfigError
 from runner.training.checkpoints import checkpoint_to_load
-from runner.training.finetune import check_finetune
 from runner.training.on_crops import check_crop_training
 from runner.training.options import training_options
 from runner.training.start import starting_weights
@@ -28,6 +27,30 @@ TRAINING_KEYS = (
     "lightly.checkpoint_callback",
     "lightly.finetune",
 )
+
+# The layers :func:`runner.training.finetune.backbone_layers` finds (kept here, torch-free:
+# this module is imported by every run, also by reruns that never import torch).
+_EFFICIENTNET_LAYERS = 9
+_RESNET_LAYERS = 5
+
+
+def layer_count(model_name: str) -> int:
+    """How many layers :func:`backbone_layers` finds in the model ``model_name``."""
+    return _EFFICIENTNET_LAYERS if model_name.startswith("efficientnet") else _RESNET_LAYERS
+
+
+def check_finetune(cfg: FinetuneConfig, model_name: str) -> None:
+    """Refuse a ``lightly.finetune.trainable_layers`` the model does not have, in one line.
+
+    Raises:
+        ConfigError: ``trainable_layers`` below -1 or above the model's layer count.
+    """
+    count = layer_count(model_name)
+    if not -1 <= cfg.trainable_layers <= count:
+        raise ConfigError(
+            f"lightly.finetune.trainable_layers={cfg.trainable_layers}: {model_name} has "
+            f"{count} layers; use 0-{count}, or -1 for all"
+        )
 
 
 def check_model_sources(cfg: RunConfig, *, lightly_dir: Path, dot_lightly: Path) -> Path | None:

@@ -27,31 +27,8 @@ from torch import nn
 
 from runner.config import FinetuneConfig
 from runner.embedding.models import feature_net
-from runner.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-_EFFICIENTNET_LAYERS = 9
-_RESNET_LAYERS = 5
-
-
-def layer_count(model_name: str) -> int:
-    """How many layers :func:`backbone_layers` finds in the model ``model_name``."""
-    return _EFFICIENTNET_LAYERS if model_name.startswith("efficientnet") else _RESNET_LAYERS
-
-
-def check_finetune(cfg: FinetuneConfig, model_name: str) -> None:
-    """Refuse a ``lightly.finetune.trainable_layers`` the model does not have, in one line.
-
-    Raises:
-        ConfigError: ``trainable_layers`` below -1 or above the model's layer count.
-    """
-    count = layer_count(model_name)
-    if not -1 <= cfg.trainable_layers <= count:
-        raise ConfigError(
-            f"lightly.finetune.trainable_layers={cfg.trainable_layers}: {model_name} has "
-            f"{count} layers; use 0-{count}, or -1 for all"
-        )
 
 
 def backbone_layers(backbone: nn.Module) -> list[nn.Module]:

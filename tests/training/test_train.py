@@ -15,12 +15,8 @@ from runner.embedding.models import WeightsSource, build_backbone, feature_net, 
 from runner.errors import ConfigError
 from runner.progress import NO_PROGRESS, StageProgress
 from runner.training.checkpoints import checkpoint_bytes
-from runner.training.finetune import (
-    backbone_layers,
-    check_finetune,
-    layer_count,
-    prepare_finetune,
-)
+from runner.training.checks import check_finetune, layer_count
+from runner.training.finetune import backbone_layers, prepare_finetune
 from runner.training.options import training_options
 from runner.training.train import TrainedBackbone
 from tests.conftest import image_samples, tiny_training, train_samples, write_images
