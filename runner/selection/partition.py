@@ -40,8 +40,8 @@ class Partition:
     radii: npt.NDArray[np.float64]
 
 
-def _nearest(x: F32, centres: F32) -> I64:
-    """Index of the nearest centre of every row, block by block.  # (N,)"""
+def nearest(x: F32, centres: F32) -> I64:
+    """Index of the nearest centre of every row (ties: the lowest), block by block.  # (N,)"""
     c_sq = np.einsum("gd,gd->g", centres, centres)  # (G,)
     labels = np.empty(x.shape[0], dtype=np.int64)
     for start in range(0, x.shape[0], _BLOCK):
@@ -74,8 +74,8 @@ def _kmeans(x: F32, groups: int, rng: np.random.Generator) -> I64:
     train = x[np.sort(rng.choice(n, size=train_rows, replace=False))]  # (T, D)
     centres = train[np.sort(rng.choice(train_rows, size=groups, replace=False))]
     for _ in range(_ITERATIONS):
-        centres = _means(train, _nearest(train, centres), centres)
-    return _nearest(x, centres)
+        centres = _means(train, nearest(train, centres), centres)
+    return nearest(x, centres)
 
 
 def partition(x: F32, group_size: int) -> Partition:

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from runner.selection.blas import one_thread
+from runner.selection.partition import nearest
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -161,7 +162,7 @@ def build_partition(x: F32, sq: F32, groups: int, seed: int = 0) -> Partition:
     cent = ps[rng.choice(ps.shape[0], size=groups, replace=False)]  # (G, p)
     labels = np.zeros(ps.shape[0], dtype=np.int64)
     for _ in range(_KMEANS_ITERATIONS):
-        labels = _nearest(ps, cent)
+        labels = nearest(ps, cent)
         counts = np.bincount(labels, minlength=groups)
         sums = np.zeros_like(cent)
         np.add.at(sums, labels, ps)
@@ -178,20 +179,13 @@ def build_partition(x: F32, sq: F32, groups: int, seed: int = 0) -> Partition:
     radius = np.empty(n, dtype=np.float32)
     for start in range(0, n, _BLOCK):
         block = x[start : start + _BLOCK]  # (B, D)
-        g = _nearest(block @ w - shift, cent)  # (B,)
+        g = nearest(block @ w - shift, cent)  # (B,)
         group[start : start + _BLOCK] = g
         radius[start : start + _BLOCK] = np.linalg.norm(block - anchors32[g], axis=1)
     scale = float(np.sqrt(max(float(sq.max()), 1.0))) if n else 1.0
     w64 = w.astype(np.float64)
     anchor_p, anchor_q = _split(anchors32.astype(np.float64) - mean, w64)
     return Partition(group, radius, mean, w64, anchor_p, anchor_q, MARGIN * scale)
-
-
-def _nearest(p: F32, cent: F32) -> I64:
-    """Index of the nearest of ``cent`` for each row of ``p``.  # (B,)"""
-    d2 = np.einsum("gd,gd->g", cent, cent)[None, :] - 2.0 * (p @ cent.T)  # (B, G) + |p|²
-    out: I64 = np.argmin(d2, axis=1).astype(np.int64)
-    return out
 
 
 def runs(group: I64) -> tuple[I64, I64]:
