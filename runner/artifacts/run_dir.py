@@ -44,10 +44,25 @@ RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 
 
 def finished_run_ids(runs_dir: Path) -> list[str]:
-    """The ids of the published runs in ``runs_dir``, oldest first."""
+    """The ids of the published runs in ``runs_dir``, oldest first.
+
+    An id orders runs by the second it was made in; runs of the same second (the client
+    schedules several at once) are ordered by when their ``report.json`` was written, not by
+    the random suffix of their ids.
+    """
     if not runs_dir.is_dir():
         return []
-    return sorted(p.name for p in runs_dir.iterdir() if RUN_ID.match(p.name) and not p.is_symlink())
+    runs = [p for p in runs_dir.iterdir() if RUN_ID.match(p.name) and not p.is_symlink()]
+    return [p.name for p in sorted(runs, key=_age)]
+
+
+def _age(run: Path) -> tuple[str, int, str]:
+    """Sort key: the id's second, then when the run wrote its report, then the id."""
+    try:
+        written = (run / "report.json").stat().st_mtime_ns
+    except OSError:
+        written = 0
+    return run.name[:15], written, run.name
 
 
 def new_run_id(now: datetime | None = None) -> str:
